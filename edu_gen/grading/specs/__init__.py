@@ -1,0 +1,3 @@
+"""Importing this package registers every chapter's exercises."""
+
+from edu_gen.grading.specs import ch01  # noqa: F401

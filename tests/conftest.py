@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests run in FAST and STRICT mode (also inherited by nbval kernels)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("EDU_GEN_FAST", "1")
+os.environ.setdefault("EDU_GEN_STRICT", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+def _devices() -> list[str]:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found
+
+
+@pytest.fixture(params=_devices())
+def device(request) -> torch.device:
+    """Model tests run on cpu always, and on cuda / mps where present."""
+    return torch.device(request.param)

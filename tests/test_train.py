@@ -1,0 +1,360 @@
+"""Tests of edu_gen.train: the loop, its History, and exact checkpoint/resume.
+
+The key property: training N steps straight gives exactly the same parameters and
+loss history as training with checkpoints, "crashing" (a fresh model, optimizer and
+DataLoader, with every RNG disturbed) and resuming. The loss adds random noise drawn
+from torch, NumPy and Python's ``random``, and the model uses dropout, so every
+random-number generator has to be restored for the runs to agree.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from edu_gen.config import seed_everything
+from edu_gen.train import CheckpointError, History, fit, load_checkpoint, save_checkpoint
+
+N_SAMPLES, BATCH = 40, 6  # 7 batches per epoch, the last one short
+X = torch.randn(N_SAMPLES, 4, generator=torch.Generator().manual_seed(1))
+
+
+def make_model(seed: int = 0) -> nn.Module:
+    seed_everything(seed)
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 4))
+
+
+def make_loader(seeded: bool) -> DataLoader:
+    generator = torch.Generator().manual_seed(7) if seeded else None
+    return DataLoader(TensorDataset(X), batch_size=BATCH, shuffle=True, generator=generator)
+
+
+def denoise_loss(model: nn.Module, batch: list[torch.Tensor]) -> dict:
+    """A denoising-autoencoder loss whose noise comes from all three RNG families."""
+    (x,) = batch
+    scale = 0.1 + 0.05 * random.random() + 0.05 * float(np.random.rand())
+    recon = model(x + scale * torch.randn_like(x))
+    return {"loss": F.mse_loss(recon, x), "scale": scale}
+
+
+def crashing_loss(crash_at: int):
+    """denoise_loss that raises on its ``crash_at``-th call, like a lost Colab runtime."""
+    calls = 0
+
+    def loss(model: nn.Module, batch: list[torch.Tensor]) -> dict:
+        nonlocal calls
+        calls += 1
+        if calls == crash_at:
+            raise RuntimeError("simulated disconnect")
+        return denoise_loss(model, batch)
+
+    return loss
+
+
+def disturb_rngs() -> None:
+    """Put every global RNG somewhere else, as a restarted runtime would."""
+    torch.manual_seed(12345)
+    np.random.seed(12345)
+    random.seed(12345)
+
+
+def run(seeded: bool, device: torch.device, loss=denoise_loss, **kwargs) -> tuple:
+    model = make_model()
+    kwargs.setdefault("lr", 1e-2)
+    history = fit(model, loss, make_loader(seeded), device=device, progress=False, **kwargs)
+    return model, history
+
+
+def assert_same_run(a: tuple, b: tuple, device: torch.device) -> None:
+    (model_a, hist_a), (model_b, hist_b) = a, b
+    assert hist_a.keys() == hist_b.keys()
+    for key in hist_a.keys():
+        if device.type == "cpu":
+            assert np.array_equal(hist_a[key], hist_b[key]), key
+        else:  # GPU kernels need not be bit-reproducible; the data order still must be
+            np.testing.assert_allclose(hist_a[key], hist_b[key], rtol=1e-5, atol=1e-6)
+    for (name, pa), pb in zip(
+        model_a.state_dict().items(), model_b.state_dict().values(), strict=True
+    ):
+        if device.type == "cpu":
+            assert torch.equal(pa, pb), name
+        else:
+            torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------- exact resume
+
+
+@pytest.mark.parametrize("seeded", [True, False], ids=["loader-generator", "global-rng"])
+def test_resume_after_half_budget_equals_straight_run(tmp_path, device, seeded):
+    ckpt = tmp_path / "run.pt"
+    straight = run(seeded, device, steps=22)
+    # 11 steps = epoch 1, batch 4 of 7: mid-epoch; checkpoint_every=4 does not divide 11
+    run(seeded, device, steps=11, checkpoint=ckpt, checkpoint_every=4)
+    assert load_checkpoint(ckpt)["step"] == 11
+    disturb_rngs()
+    resumed = run(seeded, device, steps=22, checkpoint=ckpt, checkpoint_every=4)
+    assert len(resumed[1]) == 22
+    assert_same_run(straight, resumed, device)
+
+
+@pytest.mark.parametrize("seeded", [True, False], ids=["loader-generator", "global-rng"])
+@pytest.mark.parametrize(
+    ("crash_at", "every", "saved_step"),
+    [(11, 4, 8), (10, 7, 7), (16, 5, 15)],
+    ids=["mid-epoch", "epoch-end", "next-epoch"],
+)
+def test_resume_after_crash_replays_from_last_checkpoint(
+    tmp_path, device, seeded, crash_at, every, saved_step
+):
+    ckpt = tmp_path / "run.pt"
+    straight = run(seeded, device, steps=22)
+    with pytest.raises(RuntimeError, match="simulated disconnect"):
+        run(seeded, device, crashing_loss(crash_at), steps=22, checkpoint=ckpt,
+            checkpoint_every=every)  # fmt: skip
+    assert load_checkpoint(ckpt)["step"] == saved_step
+    disturb_rngs()
+    resumed = run(seeded, device, steps=22, checkpoint=ckpt, checkpoint_every=every)
+    assert_same_run(straight, resumed, device)
+
+
+@pytest.mark.parametrize("seeded", [True, False], ids=["loader-generator", "global-rng"])
+def test_resume_with_epoch_budget(tmp_path, seeded):
+    cpu = torch.device("cpu")
+    ckpt = tmp_path / "run.pt"
+    straight = run(seeded, cpu, epochs=4)
+    assert len(straight[1]) == 4 * 7
+    with pytest.raises(RuntimeError, match="simulated disconnect"):
+        run(seeded, cpu, crashing_loss(12), epochs=2, checkpoint=ckpt, checkpoint_every=5)
+    run(seeded, cpu, epochs=2, checkpoint=ckpt, checkpoint_every=5)  # resumes at step 10
+    state = load_checkpoint(ckpt)
+    assert (state["step"], state["epoch"], state["position"]) == (14, 2, 0)
+    disturb_rngs()
+    resumed = run(seeded, cpu, epochs=4, checkpoint=ckpt, checkpoint_every=5)
+    assert_same_run(straight, resumed, cpu)
+
+
+def test_finished_checkpoint_returns_its_history_without_training(tmp_path):
+    cpu = torch.device("cpu")
+    ckpt = tmp_path / "run.pt"
+    trained = run(True, cpu, steps=6, checkpoint=ckpt)
+
+    def must_not_run(model, batch):
+        raise AssertionError("loss_fn called although the budget was already spent")
+
+    again = run(True, cpu, must_not_run, steps=6, checkpoint=ckpt)
+    assert_same_run(trained, again, cpu)
+
+
+def test_checkpoint_past_budget_is_an_error(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    run(True, torch.device("cpu"), steps=6, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="past the budget"):
+        run(True, torch.device("cpu"), steps=3, checkpoint=ckpt)
+
+
+def test_resume_false_starts_over(tmp_path):
+    cpu = torch.device("cpu")
+    ckpt = tmp_path / "run.pt"
+    run(True, cpu, steps=6, checkpoint=ckpt)
+    model, history = run(True, cpu, steps=4, checkpoint=ckpt, resume=False)
+    assert len(history) == 4
+    assert load_checkpoint(ckpt)["step"] == 4
+
+
+# --------------------------------------------------------------- checkpoint files
+
+
+def test_fit_checkpoint_loads_with_weights_only(tmp_path):
+    ckpt = tmp_path / "sub" / "run.pt"
+    run(False, torch.device("cpu"), steps=5, checkpoint=ckpt, checkpoint_every=2)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["step"] == 5 and state["epoch"] == 0 and state["position"] == 5
+    assert state["history"]["step"] == [1, 2, 3, 4, 5]
+    assert {"torch", "cuda", "numpy", "python", "generators"} <= set(state["rng"])
+    assert torch.load(tmp_path / "sub" / "run.pt.prev", weights_only=True)["step"] == 4
+    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["run.pt", "run.pt.prev"]
+
+
+def test_save_checkpoint_is_atomic_and_keeps_previous(tmp_path):
+    path = tmp_path / "cache.pt"
+    save_checkpoint(path, weights={"w": torch.ones(2)}, note="first")
+    save_checkpoint(path, weights={"w": torch.zeros(2)}, note="second")
+    assert torch.load(path, weights_only=True)["note"] == "second"
+    assert load_checkpoint(tmp_path / "cache.pt.prev")["note"] == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.pt", "cache.pt.prev"]
+
+
+def test_save_checkpoint_rejects_what_weights_only_cannot_load(tmp_path):
+    with pytest.raises(TypeError, match=r"state\['extra'\]\['x'\].*numpy.ndarray"):
+        save_checkpoint(tmp_path / "bad.pt", extra={"x": np.zeros(3)})
+    with pytest.raises(ValueError, match="state"):
+        save_checkpoint(tmp_path / "empty.pt")
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupted_checkpoint_raises_and_keeps_previous(tmp_path, damage):
+    cpu = torch.device("cpu")
+    ckpt, prev = tmp_path / "run.pt", tmp_path / "run.pt.prev"
+    run(True, cpu, steps=4, checkpoint=ckpt, checkpoint_every=2)
+    data = ckpt.read_bytes()
+    broken = b"\x00not a checkpoint\xff" * 50 if damage == "garbage" else data[: len(data) // 2]
+    ckpt.write_bytes(broken)
+    with pytest.raises(CheckpointError) as info:
+        run(True, cpu, steps=8, checkpoint=ckpt, checkpoint_every=2)
+    message = str(info.value)
+    assert str(ckpt) in message and str(prev) in message and "os.replace" in message
+    assert ckpt.read_bytes() == broken  # nothing was overwritten
+    assert load_checkpoint(prev)["step"] == 2
+
+
+def test_corrupted_checkpoint_without_previous_says_so(tmp_path):
+    path = tmp_path / "lonely.pt"
+    path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="No previous checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_missing_checkpoint_with_previous_is_an_error(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    run(True, torch.device("cpu"), steps=4, checkpoint=ckpt, checkpoint_every=2)
+    ckpt.unlink()  # as if the runtime died between the two renames of a save
+    with pytest.raises(CheckpointError, match="run.pt.prev"):
+        run(True, torch.device("cpu"), steps=4, checkpoint=ckpt)
+
+
+def test_checkpoint_of_another_model_names_the_keys(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    run(True, torch.device("cpu"), steps=3, checkpoint=ckpt)
+    other = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 4))  # no dropout slot
+    expected = r"missing from the checkpoint \['2\.bias', '2\.weight'\]; keys not in the model"
+    with pytest.raises(CheckpointError, match=expected) as info:
+        fit(other, denoise_loss, make_loader(True), steps=6, checkpoint=ckpt, progress=False)
+    assert str(ckpt) in str(info.value)
+    wider = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 4))
+    with pytest.raises(CheckpointError, match="shape mismatches"):
+        fit(wider, denoise_loss, make_loader(True), steps=6, checkpoint=ckpt, progress=False)
+
+
+# ----------------------------------------------------------------- the loop itself
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_loss_stops_naming_the_step(tmp_path, bad):
+    calls = 0
+
+    def loss(model, batch):
+        nonlocal calls
+        calls += 1
+        value = denoise_loss(model, batch)["loss"]
+        return value * bad if calls == 3 else value
+
+    model, ckpt = make_model(), tmp_path / "run.pt"
+    with pytest.raises(FloatingPointError, match="step 3 "):
+        fit(model, loss, make_loader(True), steps=10, checkpoint=ckpt, checkpoint_every=2,
+            device="cpu", progress=False)  # fmt: skip
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no update at step 3
+    assert load_checkpoint(ckpt)["step"] == 2  # the last good checkpoint is untouched
+
+
+def test_loop_logs_metrics_moves_batches_and_restores_mode(device):
+    seen = []
+
+    def loss(model, batch):
+        seen.append((batch["x"].device.type, batch["pair"][0].device.type))
+        out = model(batch["pair"][0])
+        return {"loss": F.mse_loss(out, batch["x"]), "mean": out.mean(), "const": 1}
+
+    data = [{"x": X[i : i + 8], "pair": (X[i : i + 8], "tag")} for i in range(0, 40, 8)]
+    model = make_model().eval()
+    history = fit(model, loss, data, epochs=2, lr=1e-2, device=device, grad_clip=1.0)
+    assert not model.training
+    assert set(seen) == {(device.type, device.type)}
+    assert len(history) == 10
+    assert history.metrics() == ["loss", "mean", "const"]
+    assert history["step"].tolist() == list(range(1, 11))
+    assert history["epoch"].tolist() == [0] * 5 + [1] * 5
+    assert history.last("loss") == history["loss"][-1]
+    assert history["loss"][5:].mean() < history["loss"][:5].mean()  # same batches, learnt
+
+
+def test_plain_tensor_loss_and_custom_optimizer():
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = [p.clone() for p in model.parameters()]
+    history = fit(
+        model,
+        lambda m, b: F.mse_loss(m(b[0]), b[0]),
+        make_loader(True),
+        steps=3,
+        optimizer=optimizer,
+        device="cpu",
+        progress=False,
+    )
+    assert history.keys() == ["step", "epoch", "loss"]
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_budget_and_argument_errors():
+    model, data = make_model(), make_loader(True)
+    with pytest.raises(ValueError, match="exactly one of steps= or epochs="):
+        fit(model, denoise_loss, data, progress=False)
+    with pytest.raises(ValueError, match="exactly one of steps= or epochs="):
+        fit(model, denoise_loss, data, steps=2, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="steps: expected a positive int"):
+        fit(model, denoise_loss, data, steps=0, progress=False)
+    with pytest.raises(ValueError, match="data: expected a re-iterable"):
+        fit(model, denoise_loss, (b for b in data), steps=2, progress=False)
+    with pytest.raises(ValueError, match="data: expected at least one batch"):
+        fit(model, denoise_loss, [], steps=2, progress=False)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        fit(model, denoise_loss, data, steps=2, checkpoint_every=0, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        fit(model, denoise_loss, data, steps=2, lr=float("nan"), progress=False)
+    with pytest.raises(ValueError, match="optimizer: 1 of its parameters"):
+        stray = torch.optim.Adam([nn.Parameter(torch.ones(1))])
+        fit(model, denoise_loss, data, steps=2, optimizer=stray, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("output", "match"),
+    [
+        (lambda m, x: m(x), "scalar tensor"),
+        (lambda m, x: m(x).sum().detach(), "does not require grad"),
+        (lambda m, x: {"mse": m(x).sum()}, "without a 'loss'"),
+        (lambda m, x: {"loss": m(x).sum(), "step": 1.0}, "reserved"),
+        (lambda m, x: {"loss": m(x).sum(), "v": m(x)}, "metric 'v' must be a scalar"),
+    ],
+)
+def test_bad_loss_fn_output_is_explained(output, match):
+    with pytest.raises(ValueError, match=match):
+        fit(make_model(), lambda m, b: output(m, b[0]), make_loader(True), steps=2,
+            device="cpu", progress=False)  # fmt: skip
+
+
+def test_history_roundtrip_and_errors(tmp_path):
+    history = History()
+    history.append({"step": 1, "epoch": 0, "loss": 0.5})
+    history.append({"step": 2, "epoch": 0, "loss": 0.25})
+    torch.save({"h": history.state_dict()}, tmp_path / "h.pt")
+    loaded = History.from_state_dict(torch.load(tmp_path / "h.pt", weights_only=True)["h"])
+    assert loaded == history and len(loaded) == 2 and loaded.last() == 0.25
+    assert loaded.records[1] == {"step": 2, "epoch": 0, "loss": 0.25}
+    assert "loss" in repr(loaded)
+    with pytest.raises(KeyError, match="available keys"):
+        history["kl"]
+    with pytest.raises(ValueError, match="same metrics"):
+        history.append({"step": 3, "epoch": 0, "loss": 0.1, "kl": 1.0})
+    with pytest.raises(ValueError, match="history is empty"):
+        History({"loss": []}).last()
+    with pytest.raises(ValueError, match="equal length"):
+        History({"loss": [1.0], "step": []})
