@@ -1,0 +1,7 @@
+"""`python -m edu_gen` is the `edu-gen` command."""
+
+import sys
+
+from edu_gen.cli import main
+
+sys.exit(main())

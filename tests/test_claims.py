@@ -1,0 +1,36 @@
+"""Claim cells must report, record, and raise under validation when false."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from edu_gen.claims import ClaimFailed, claim, claim_close
+
+
+def test_true_claim_prints_and_records(monkeypatch, tmp_path, capsys):
+    report = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("EDU_GEN_REPORT", str(report))
+    assert claim("one is positive", torch.tensor(1.0) > 0, value=torch.tensor(1.0))
+    assert "✔ claim: one is positive  [value=1]" in capsys.readouterr().out
+    row = json.loads(report.read_text())
+    assert row["holds"] is True and row["claim"] == "one is positive"
+
+
+def test_false_claim_raises_in_strict_mode_only(monkeypatch, capsys):
+    monkeypatch.setenv("EDU_GEN_STRICT", "1")
+    with pytest.raises(ClaimFailed, match="two is negative"):
+        claim("two is negative", 2 < 0)
+    monkeypatch.setenv("EDU_GEN_STRICT", "0")
+    assert claim("two is negative", 2 < 0) is False
+    assert "✘ claim: two is negative" in capsys.readouterr().out
+
+
+def test_claim_close_tolerances_and_nan(monkeypatch):
+    monkeypatch.setenv("EDU_GEN_STRICT", "0")
+    assert claim_close("close", torch.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-7], atol=1e-6)
+    assert not claim_close("far", 1.0, 1.1, atol=1e-3)
+    assert claim_close("relative", 1000.0, 1001.0, atol=0.0, rtol=1e-2)
+    assert not claim_close("nan never holds", float("nan"), 0.0, atol=1e9)

@@ -1,0 +1,41 @@
+"""The `edu-gen` command line: build --check and the run summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from edu_gen import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_build_check_passes_on_the_repository(capsys):
+    assert cli.main(["build", "--check", "--root", str(ROOT)]) == 0
+    assert "in sync" in capsys.readouterr().out
+
+
+def test_build_check_fails_when_a_lesson_changed(tmp_path, capsys):
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "00_x.py").write_text("# %%\nprint(1)\n")
+    assert cli.main(["build", "--check", "--root", str(tmp_path)]) == 1
+    assert cli.main(["build", "--root", str(tmp_path)]) == 0
+    assert cli.main(["build", "--check", "--root", str(tmp_path)]) == 0
+
+
+def test_run_counts_claims_and_errors(tmp_path, capsys):
+    (tmp_path / "notebooks").mkdir()
+    source = (
+        "from edu_gen.claims import claim\n"
+        "claim('true one', True)\n"
+        "claim('false one', False)\n"
+        "claim('another true', 1 + 1 == 2)"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbformat.write(nb, tmp_path / "notebooks" / "00_demo.ipynb")
+    code = cli.main(["run", "--fast", "--root", str(tmp_path), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "claims  2 passed  1 failed" in out
+    assert (tmp_path / "out" / "00_demo.ipynb").exists()
