@@ -55,8 +55,8 @@ def cross_entropy_loss(x: Tensor, logits: Tensor) -> Tensor:
     summed over dimensions and averaged over the batch. Targets must lie in [0, 1].
     """
     _check_pair(x, logits, ("x", "logits"))
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError("x: cross-entropy expects targets in [0, 1]")
+    if not torch.all((x >= 0) & (x <= 1)):
+        raise ValueError("x: cross-entropy expects finite targets in [0, 1]")
     return (F.softplus(logits) - x * logits).sum(dim=1).mean()
 
 
@@ -88,8 +88,10 @@ class Autoencoder(nn.Module):
         out_activation: str = "sigmoid",
     ) -> None:
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("bottleneck", bottleneck)):
-            if not isinstance(value, int) or value < 1:
+        sizes = [("in_dim", in_dim), ("bottleneck", bottleneck)]
+        sizes += [(f"hidden[{i}]", h) for i, h in enumerate(hidden)]
+        for name, value in sizes:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
         for name, value in (
             ("activation", activation),
@@ -106,6 +108,9 @@ class Autoencoder(nn.Module):
         if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[1] != dim:
             shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
             raise ValueError(f"{name}: expected shape [batch, {dim}], got {shape}")
+        want = next(self.parameters()).dtype
+        if t.dtype != want:
+            raise ValueError(f"{name}: expected dtype {want} (the model's), got {t.dtype}")
 
     def encode(self, x: Tensor) -> Tensor:
         """:math:`h = f(x)`."""
@@ -153,4 +158,5 @@ def principal_angles(a: Tensor, b: Tensor) -> Tensor:
     qa, _ = torch.linalg.qr(a.double())
     qb, _ = torch.linalg.qr(b.double())
     cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
-    return torch.sort(torch.arccos(cosines)).values.to(a.dtype)
+    out_dtype = a.dtype if a.is_floating_point() else torch.get_default_dtype()
+    return torch.sort(torch.arccos(cosines)).values.to(out_dtype)

@@ -45,7 +45,7 @@ def set_threads(n: int | None = None) -> int:
         if not raw.isdigit() or int(raw) < 1:
             raise ValueError(f"EDU_GEN_THREADS={raw!r}: expected a positive integer")
         n = int(raw)
-    if not isinstance(n, int) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n: expected a positive int, got {n!r}")
     torch.set_num_threads(n)
     return n
@@ -72,8 +72,8 @@ def mode_name() -> str:
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed ``random``, NumPy and torch (all devices); return a seeded CPU generator."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed: expected a non-negative int below 2**63, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -1,0 +1,270 @@
+"""Tests for edu_gen.config: FAST/STRICT flags, seeding, device choice and CPU threads."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from edu_gen import config
+from edu_gen.config import (
+    banner,
+    fast,
+    get_device,
+    mode_name,
+    pick,
+    seed_everything,
+    set_threads,
+    strict,
+)
+
+TRUE_VALUES = ["1", "true", "yes", "on", "TRUE", "Yes", " on ", "ON"]
+FALSE_VALUES = ["0", "false", "no", "off", "", "  ", "False", "NO", "Off"]
+FLAGS = [("EDU_GEN_FAST", fast), ("EDU_GEN_STRICT", strict)]
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+# ------------------------------------------------------------------ FAST / STRICT flags
+
+
+@pytest.mark.parametrize(("var", "flag"), FLAGS)
+@pytest.mark.parametrize("value", TRUE_VALUES)
+def test_flags_parse_true_values(monkeypatch, var, flag, value):
+    monkeypatch.setenv(var, value)
+    assert flag() is True
+
+
+@pytest.mark.parametrize(("var", "flag"), FLAGS)
+@pytest.mark.parametrize("value", FALSE_VALUES)
+def test_flags_parse_false_values(monkeypatch, var, flag, value):
+    monkeypatch.setenv(var, value)
+    assert flag() is False
+
+
+@pytest.mark.parametrize(("var", "flag"), FLAGS)
+def test_flags_default_to_false_when_unset(monkeypatch, var, flag):
+    monkeypatch.delenv(var, raising=False)
+    assert flag() is False
+
+
+@pytest.mark.parametrize(("var", "flag"), FLAGS)
+@pytest.mark.parametrize("value", ["maybe", "2", "y", "enabled", "-1"])
+def test_flags_reject_garbage_naming_the_variable(monkeypatch, var, flag, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=var) as info:
+        flag()
+    message = str(info.value)
+    assert repr(value) in message
+    for allowed in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        assert repr(allowed) in message
+
+
+def test_flags_are_independent(monkeypatch):
+    monkeypatch.setenv("EDU_GEN_FAST", "1")
+    monkeypatch.setenv("EDU_GEN_STRICT", "0")
+    assert fast() and not strict()
+    monkeypatch.setenv("EDU_GEN_FAST", "no")
+    monkeypatch.setenv("EDU_GEN_STRICT", "yes")
+    assert not fast() and strict()
+
+
+def test_pick_and_mode_name_follow_fast(monkeypatch):
+    full, small = object(), object()
+    monkeypatch.setenv("EDU_GEN_FAST", "1")
+    assert pick(full, small) is small
+    assert pick(10_000, 50) == 50
+    assert mode_name() == "FAST"
+    monkeypatch.setenv("EDU_GEN_FAST", "0")
+    assert pick(full, small) is full
+    assert pick(10_000, 50) == 10_000
+    assert mode_name() == "full"
+    monkeypatch.setenv("EDU_GEN_FAST", "maybe")
+    with pytest.raises(ValueError, match="EDU_GEN_FAST"):
+        pick(1, 2)
+    with pytest.raises(ValueError, match="EDU_GEN_FAST"):
+        mode_name()
+
+
+def test_banner_reports_mode_device_and_torch(monkeypatch):
+    monkeypatch.setenv("EDU_GEN_FAST", "1")
+    monkeypatch.setenv("EDU_GEN_DEVICE", "cpu")
+    line = banner()
+    assert "mode: FAST" in line and "device: cpu" in line and torch.__version__ in line
+
+
+# ------------------------------------------------------------------ seeding
+
+
+def draws() -> tuple[float, float, list[float]]:
+    return random.random(), float(np.random.rand()), torch.rand(3).tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 123, 2**32 + 5])
+def test_seed_everything_makes_all_three_rngs_reproducible(seed):
+    g1 = seed_everything(seed)
+    first = draws()
+    g_draw1 = torch.rand(4, generator=g1)
+    g2 = seed_everything(seed)
+    second = draws()
+    g_draw2 = torch.rand(4, generator=g2)
+    assert first == second
+    assert torch.equal(g_draw1, g_draw2)
+
+
+def test_seed_everything_returns_a_seeded_cpu_generator():
+    g = seed_everything(7)
+    assert isinstance(g, torch.Generator)
+    assert g.device.type == "cpu"
+    assert g.initial_seed() == 7
+    # the generator is independent of the global stream it was seeded alongside
+    torch.testing.assert_close(
+        torch.rand(5, generator=g), torch.rand(5, generator=torch.Generator().manual_seed(7))
+    )
+
+
+def test_different_seeds_give_different_draws():
+    seed_everything(1)
+    a, ga = draws(), torch.rand(3, generator=seed_everything(1))
+    seed_everything(2)
+    b, gb = draws(), torch.rand(3, generator=seed_everything(2))
+    assert a[0] != b[0] and a[1] != b[1] and a[2] != b[2]
+    assert not torch.equal(ga, gb)
+
+
+@pytest.mark.parametrize("seed", [-1, -100, 1.0, 0.5, "3", None, True, False, np.float64(2)])
+def test_seed_everything_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="seed: expected a non-negative int"):
+        seed_everything(seed)
+
+
+# ------------------------------------------------------------------ device choice
+
+
+def expected_auto_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if _mps_available():
+        return "mps"
+    return "cpu"
+
+
+def test_get_device_auto(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    device = get_device()
+    assert isinstance(device, torch.device)
+    assert device.type == expected_auto_device()
+
+
+def test_get_device_is_cpu_without_accelerators(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    monkeypatch.setattr(config, "_available", lambda name: name == "cpu")
+    assert get_device() == torch.device("cpu")
+
+
+def test_get_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    monkeypatch.setattr(config, "_available", lambda name: True)
+    assert get_device().type == "cuda"
+    monkeypatch.setattr(config, "_available", lambda name: name in ("mps", "cpu"))
+    assert get_device().type == "mps"
+
+
+def test_get_device_empty_env_means_auto(monkeypatch):
+    monkeypatch.setenv("EDU_GEN_DEVICE", "")
+    assert get_device().type == expected_auto_device()
+
+
+def test_get_device_cpu_override_and_env(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    assert get_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("EDU_GEN_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+    # the argument wins over the environment, even a bad environment value
+    monkeypatch.setenv("EDU_GEN_DEVICE", "tpu")
+    assert get_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("name", ["tpu", "CPU", "gpu", "xla:0"])
+def test_get_device_unknown_name_lists_valid_names(monkeypatch, name):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    with pytest.raises(ValueError, match="cuda.*mps.*cpu") as info:
+        get_device(name)
+    assert repr(name) in str(info.value)
+    monkeypatch.setenv("EDU_GEN_DEVICE", name)
+    with pytest.raises(ValueError, match=repr(name)):
+        get_device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="cuda is available on this machine")
+@pytest.mark.parametrize("name", ["cuda", "cuda:0"])
+def test_get_device_unavailable_cuda_is_a_runtime_error(monkeypatch, name):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    with pytest.raises(RuntimeError, match=f"'{name}'.*not available"):
+        get_device(name)
+    monkeypatch.setenv("EDU_GEN_DEVICE", name)
+    with pytest.raises(RuntimeError, match="not available"):
+        get_device()
+
+
+@pytest.mark.skipif(_mps_available(), reason="mps is available on this machine")
+def test_get_device_unavailable_mps_is_a_runtime_error(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    with pytest.raises(RuntimeError, match="'mps'.*not available"):
+        get_device("mps")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs cuda")
+def test_get_device_cuda_when_available(monkeypatch):
+    monkeypatch.delenv("EDU_GEN_DEVICE", raising=False)
+    assert get_device("cuda").type == "cuda"
+    assert get_device("cuda:0") == torch.device("cuda:0")
+
+
+# ------------------------------------------------------------------ CPU threads
+
+
+@pytest.fixture
+def restore_threads():
+    original = torch.get_num_threads()
+    yield original
+    torch.set_num_threads(original)
+    assert torch.get_num_threads() == original
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_set_threads_explicit(restore_threads, n):
+    assert set_threads(n) == n
+    assert torch.get_num_threads() == n
+
+
+def test_set_threads_from_environment(monkeypatch, restore_threads):
+    monkeypatch.setenv("EDU_GEN_THREADS", "2")
+    assert set_threads() == 2 and torch.get_num_threads() == 2
+    monkeypatch.setenv("EDU_GEN_THREADS", " 3 ")
+    assert set_threads() == 3 and torch.get_num_threads() == 3
+    for default in ("", "   "):
+        monkeypatch.setenv("EDU_GEN_THREADS", default)
+        assert set_threads() == 1 and torch.get_num_threads() == 1
+    monkeypatch.delenv("EDU_GEN_THREADS")
+    assert set_threads() == 1 and torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("raw", ["0", "x", "-2", "1.5", "two", "00"])
+def test_set_threads_rejects_bad_environment(monkeypatch, restore_threads, raw):
+    monkeypatch.setenv("EDU_GEN_THREADS", raw)
+    with pytest.raises(ValueError, match=f"EDU_GEN_THREADS={raw!r}: expected a positive integer"):
+        set_threads()
+    assert torch.get_num_threads() == restore_threads  # unchanged on error
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5, "2"])
+def test_set_threads_rejects_bad_argument(restore_threads, n):
+    with pytest.raises(ValueError, match="n: expected a positive int"):
+        set_threads(n)
+    assert torch.get_num_threads() == restore_threads
