@@ -39,3 +39,14 @@ def test_run_counts_claims_and_errors(tmp_path, capsys):
     assert code == 1
     assert "claims  2 passed  1 failed" in out
     assert (tmp_path / "out" / "00_demo.ipynb").exists()
+
+
+def test_slides_for_every_lesson_drop_setup_cells(tmp_path):
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert cli.main(["slides", "--out", str(tmp_path), *map(str, notebooks)]) == 0
+    decks = sorted(tmp_path.glob("*.slides.html"))
+    assert [d.name.removesuffix(".slides.html") for d in decks] == [p.stem for p in notebooks]
+    for deck in decks:
+        html = deck.read_text(encoding="utf-8")
+        assert "google.colab" not in html, f"{deck.name}: the setup cell leaked into the slides"
+        assert 'class="reveal' in html
