@@ -1,0 +1,207 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · The ELBO and amortized inference — exercises
+#
+# Four graded exercises. Write your code where it says `raise NotImplementedError`, then run
+# the `check(...)` cell under it: it runs randomised tests against the reference
+# implementation and prints your points, with a hint when your answer matches a common
+# mistake. Later cells use your function once it passes (the reference until then).
+#
+# Use only `torch` operations; no Python loops over data points or samples are needed.
+
+# %% tags=["setup"]
+import math
+
+import torch
+
+from edu_gen import config
+from edu_gen import elbo as E
+from edu_gen import topics as tp
+from edu_gen.gaussian import log_normal
+from edu_gen.grading import check
+
+g = config.seed_everything(0)
+print(config.banner())
+
+# a linear-Gaussian model z ~ N(0, I_2), x | z ~ N(Wz + b, 0.4 I_6) and a few observations
+W = torch.randn(6, 2, generator=g, dtype=torch.float64)
+W[:, 1] += 0.8 * W[:, 0]
+model = E.LinearGaussian(W, torch.randn(6, generator=g, dtype=torch.float64), sigma2=0.4)
+x, _ = model.sample(5, g)
+
+# %% [markdown]
+# ## Exercise 1 — a Monte Carlo ELBO (eq. 17.7, 10 points)
+#
+# Given `log_joint` (a function mapping latent samples `z` of shape `[S, N, K]` to
+# $\log p(x, z)$ of shape `[S, N]`), the parameters of $q = \mathcal N(\mu,
+# \mathrm{diag}\,e^{\ell})$ (`q_mean`, `q_logvar`, each `[N, K]`) and standard-normal noise
+# `eps` `[S, N, K]`, return the `[N]` estimate
+#
+# $$\widehat{\mathrm{ELBO}} = \frac1S\sum_{s=1}^S\big[\log p(x, z_s) - \log q(z_s)\big],\qquad
+#   z_s = \mu + e^{\ell/2}\odot\varepsilon_s .$$
+#
+# `log_normal(z, mean, logvar)` (imported above) gives the diagonal-Gaussian log-density,
+# summed over the last dimension.
+
+
+# %%
+def elbo_monte_carlo(log_joint, q_mean, q_logvar, eps):
+    ### BEGIN SOLUTION
+    z = q_mean + torch.exp(0.5 * q_logvar) * eps
+    return (log_joint(z) - log_normal(z, q_mean, q_logvar)).mean(dim=0)
+    ### END SOLUTION
+
+
+result_elbo = check("03.elbo_monte_carlo", elbo_monte_carlo)
+
+# %% [markdown]
+# Use it: for a few diagonal Gaussians $q$, the estimate should sit close to the exact ELBO,
+# and $\log p(x) - \mathrm{ELBO}$ should equal $\mathrm{KL}(q\,\|\,p(z\mid x))$.
+
+# %%
+elbo_fn = result_elbo.choose(elbo_monte_carlo, E.elbo_mc)
+post_mean, _ = model.posterior(x)
+q_mean = post_mean + 0.5 * torch.randn(5, 2, generator=g, dtype=torch.float64)
+q_logvar = torch.full((5, 2), -2.0, dtype=torch.float64)
+eps = torch.randn(50_000, 5, 2, generator=g, dtype=torch.float64)
+estimate = elbo_fn(lambda z: model.log_joint(x, z), q_mean, q_logvar, eps)
+exact = model.elbo(x, q_mean, q_logvar)
+kl = model.kl_to_posterior(x, q_mean, torch.diag_embed(q_logvar.exp()))
+print("Monte Carlo ELBO:", estimate.numpy().round(3))
+print("exact ELBO      :", exact.numpy().round(3))
+print("log p(x) − ELBO :", (model.log_marginal(x) - exact).numpy().round(4))
+print("KL(q ‖ p(z|x))  :", kl.numpy().round(4))
+
+# %% [markdown]
+# ## Exercise 2 — the exact posterior of the linear-Gaussian model (10 points)
+#
+# For $z\sim\mathcal N(0, I_K)$ and $x\mid z\sim\mathcal N(Wz + b, \sigma^2 I_D)$, return
+# `(mean, cov)` of $p(z\mid x) = \mathcal N(m, S)$ for a batch `x` `[N, D]` (`W` `[D, K]`, `b`
+# `[D]`, `sigma2` a float):
+#
+# $$S = \big(I_K + W^\top W/\sigma^2\big)^{-1}\ \ (\text{shape } [K, K]),\qquad
+#   m = S\,W^\top(x - b)/\sigma^2\ \ (\text{shape } [N, K]).$$
+#
+# Derive it if you like: $\log p(z) + \log p(x\mid z)$ is a quadratic in $z$; read off its
+# precision and its linear term.
+
+
+# %%
+def linear_gaussian_posterior(x, W, b, sigma2):
+    ### BEGIN SOLUTION
+    k = W.shape[1]
+    cov = torch.linalg.inv(torch.eye(k, dtype=W.dtype) + W.T @ W / sigma2)
+    mean = (x - b) @ W @ cov / sigma2
+    return mean, cov
+    ### END SOLUTION
+
+
+result_post = check("03.linear_gaussian_posterior", linear_gaussian_posterior)
+
+# %% [markdown]
+# Use it: by Bayes' rule, $\log p(x, z) - \log p(z\mid x)$ must be the same number,
+# $\log p(x)$, at every $z$. Check it at random latent points with your posterior.
+
+# %%
+post_fn = result_post.choose(
+    linear_gaussian_posterior, lambda *a: E.LinearGaussian(*a[1:]).posterior(a[0])
+)
+m, S = post_fn(x, model.W, model.b, float(model.sigma2))
+z = torch.randn(4, 5, 2, generator=g, dtype=torch.float64)
+log_post = torch.distributions.MultivariateNormal(m, S).log_prob(z)
+print("log p(x,z) − log p(z|x) at 4 random z (rows) × 5 observations:")
+print((model.log_joint(x, z) - log_post).numpy().round(6))
+print("log p(x):", model.log_marginal(x).numpy().round(6))
+
+# %% [markdown]
+# ## Exercise 3 — the best diagonal Gaussian (10 points)
+#
+# Among diagonal Gaussians $q = \mathcal N(\mu, \mathrm{diag}\,v)$, the ELBO for a Gaussian
+# posterior $\mathcal N(m, S)$ is maximised by $\mu = m$ and $v_k = 1/(S^{-1})_{kk}$ (set the
+# derivative of $-\mathrm{KL}(q\|p)$ with respect to $v_k$ to zero). Given `post_mean` `[N, K]`
+# and the shared `post_cov` `[K, K]`, return `(mean, logvar)`, both of shape `[N, K]`.
+
+
+# %%
+def mean_field_optimum(post_mean, post_cov):
+    ### BEGIN SOLUTION
+    precision = torch.linalg.inv(post_cov)
+    logvar = -torch.log(torch.diagonal(precision))
+    return post_mean, logvar.expand_as(post_mean)
+    ### END SOLUTION
+
+
+result_mf = check("03.mean_field_optimum", mean_field_optimum)
+
+# %% [markdown]
+# Use it: no random diagonal $q$ should beat your $q^*$, and the remaining gap
+# $\log p(x) - \mathrm{ELBO}(q^*)$ is the *approximation gap* of the diagonal family.
+
+# %%
+mf_fn = result_mf.choose(mean_field_optimum, E.mean_field_gaussian)
+mf_mean, mf_logvar = mf_fn(*model.posterior(x))
+best = model.elbo(x, mf_mean, mf_logvar)
+trials = model.elbo(
+    x,
+    mf_mean + 0.2 * torch.randn(200, 5, 2, generator=g, dtype=torch.float64),
+    mf_logvar + 0.5 * torch.randn(200, 5, 2, generator=g, dtype=torch.float64),
+)
+print("ELBO(q*)           :", best.numpy().round(4))
+print("best of 200 random :", trials.max(0).values.numpy().round(4))
+print("approximation gap  :", (model.log_marginal(x) - best).numpy().round(4))
+
+# %% [markdown]
+# ## Exercise 4 — the softmax document likelihood (eq. 17.14-17.15, 10 points)
+#
+# A document is a count vector `counts` `[N, V]`. With energy
+# $E(w; z) = -z^\top R\,e_w - b_w$ and $p(w\mid z) = \exp(-E(w;z)) / \sum_v\exp(-E(v;z))$,
+# return the `[N]` log-likelihoods $\log p(n\mid z) = \sum_w n_w\log p(w\mid z)$ for latent
+# codes `z` `[N, K]`, `R` `[K, V]` and `b` `[V]`. Use `torch.log_softmax` for stability.
+
+
+# %%
+def document_log_likelihood(counts, z, R, b):
+    ### BEGIN SOLUTION
+    logits = z @ R + b
+    return (counts * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+    ### END SOLUTION
+
+
+result_doc = check("03.document_log_likelihood", document_log_likelihood)
+
+# %% [markdown]
+# ## Use it: the decoder can represent every topic exactly
+#
+# Put $R = \log\beta$ (one row per true topic), $b = 0$ and $z = e_k$: then
+# $\mathrm{softmax}(R^\top e_k) = \beta_k$, the topic itself. On documents that are mostly
+# about one topic, choosing $z = e_k$ for their main topic $k$ explains the words far better
+# than the unigram model ($z = 0$, $b = \log$ word frequencies). This is the structure the
+# document VAE of the lesson has to discover from the counts alone.
+
+# %%
+doc_fn = result_doc.choose(document_log_likelihood, tp.document_log_likelihood)
+corpus = tp.make_topic_corpus(500, 6, alpha=0.1, seed=5)
+pure = corpus.proportions.max(1).values > 0.9
+counts = corpus.counts[pure].double()
+R_true = torch.log(corpus.topics).double()
+z_topic = torch.nn.functional.one_hot(corpus.proportions[pure].argmax(1), 6).double()
+freq = (corpus.counts.sum(0) + 1).double()
+b_unigram = torch.log(freq / freq.sum())
+words = counts.sum()
+topic_ll = doc_fn(counts, z_topic, R_true, torch.zeros(len(corpus.vocab), dtype=torch.float64))
+unigram_ll = doc_fn(counts, torch.zeros_like(z_topic), R_true, b_unigram)
+print(f"{int(pure.sum())} single-topic documents")
+print(f"perplexity with z = e_topic: {math.exp(-float(topic_ll.sum() / words)):.2f}")
+print(f"perplexity of the unigram model: {math.exp(-float(unigram_ll.sum() / words)):.2f}")

@@ -1,0 +1,650 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 04 · Reparameterisation and the variational autoencoder
+#
+# Chapter 03 wrote down the evidence lower bound (ELBO) and an encoder that outputs an
+# approximate posterior $q_\phi(z\mid x)$. To *train* encoder and decoder with gradient descent
+# we need the gradient of an expectation whose distribution itself depends on the parameters:
+# $\nabla_\phi\,\mathbb E_{q_\phi(z|x)}[\log p_\theta(x\mid z)]$. This chapter is about that
+# gradient, and about the model it makes possible.
+#
+# **In this chapter**
+# 1. two unbiased gradient estimators — the score function and the pathwise
+#    (reparameterisation) estimator — and a table of their variances;
+# 2. families of distributions that can be sampled as $z = g(\varepsilon)$ from fixed noise:
+#    location-scale, inverse CDF, transforms;
+# 3. the closed-form KL divergence between Gaussians, checked against Monte Carlo;
+# 4. the VAE on digits with a Bernoulli and a Gaussian decoder, its 2-D latent map and a
+#    decoded grid (the "manifold" figure of the lecture notes, §2.13), a latent traversal;
+# 5. posterior collapse with a strong decoder, and two remedies, measured by active units.
+#
+# References: Kingma & Welling (2014), *Auto-encoding variational Bayes*; Rezende, Mohamed &
+# Wierstra (2014), *Stochastic backpropagation and approximate inference in deep generative
+# models*; Williams (1992), *Simple statistical gradient-following algorithms*; Mohamed,
+# Rosca, Figurnov & Mnih (2020), *Monte Carlo gradient estimation in machine learning*;
+# Germain et al. (2015), *MADE*; Bowman et al. (2016), *Generating sentences from a continuous
+# space*; Sønderby et al. (2016), *Ladder variational autoencoders*; Kingma et al. (2016),
+# *Improved variational inference with inverse autoregressive flow*; Chen et al. (2017),
+# *Variational lossy autoencoder*; Burda, Grosse & Salakhutdinov (2016), *Importance weighted
+# autoencoders*.
+
+# %% tags=["setup"]
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy.stats as st
+import torch
+
+from edu_gen import config, vae, viz
+from edu_gen import estimators as est
+from edu_gen.claims import claim, claim_close
+from edu_gen.data import digits, digits_loader
+from edu_gen.gaussian import kl_normal, log_normal
+from edu_gen.train import fit
+from edu_gen.widgets import explore
+
+config.seed_everything(0)
+device = config.get_device()
+print(config.banner())
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The gradient of an expectation
+#
+# Take a one-dimensional $q_\theta(z) = \mathcal N(\mu, \sigma^2)$, $\theta = (\mu, \sigma)$, and
+# a function $f$. We want $\nabla_\theta\,\mathbb E_{q_\theta}[f(z)]$ from samples.
+#
+# **Score function** (REINFORCE; Williams 1992). Move the gradient inside the integral and use
+# $\nabla q = q\,\nabla\log q$:
+# $$\nabla_\theta \int f(z)\,q_\theta(z)\,dz = \int f(z)\,\nabla_\theta \log q_\theta(z)\;q_\theta(z)\,dz
+#   = \mathbb E_{q}\big[f(z)\,\nabla_\theta\log q_\theta(z)\big].$$
+# For the Gaussian, $\partial_\mu\log q = (z-\mu)/\sigma^2$ and
+# $\partial_\sigma\log q = ((z-\mu)^2-\sigma^2)/\sigma^3$. Only values of $f$ are needed.
+#
+# **Pathwise** (reparameterisation; Kingma & Welling 2014, §2.4). Write the sample as a
+# differentiable function of parameter-free noise, $z = g_\theta(\varepsilon) = \mu + \sigma\varepsilon$
+# with $\varepsilon\sim\mathcal N(0,1)$. The expectation is now over $\varepsilon$, which does not
+# move with $\theta$, so the gradient goes inside:
+# $$\nabla_\theta\,\mathbb E_{\varepsilon}\big[f(\mu+\sigma\varepsilon)\big]
+#   = \mathbb E_{\varepsilon}\big[f'(z)\,(1,\ \varepsilon)\big].$$
+# Both are unbiased. The difference is their **variance**, i.e. how many samples one
+# gradient step needs.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# We test both against the exact gradient, obtained by differentiating a closed form of
+# $\mathbb E[f]$ (for example $\mathbb E[z^2] = \mu^2+\sigma^2$), for three functions and four
+# noise levels at $\mu = 1$. Both estimators use the same noise draws. For every cell we
+# report each estimator's mean, its z-score $(\bar g - g)/\mathrm{SE}$ (about standard normal
+# when unbiased) and its per-sample variance.
+
+# %%
+n_grad = config.pick(200_000, 40_000)
+mu0, sigmas = 1.0, (0.1, 0.5, 1.0, 2.0)
+smooth = ("z^2", "exp(z/2)", "sin z")
+eps = torch.randn(n_grad, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+rows = []
+for name in smooth:
+    f, expectation = est.TEST_FUNCTIONS[name]
+    for sigma in sigmas:
+        truth = est.analytic_gradient(expectation, mu0, sigma)
+        score = est.estimator_summary(est.score_function_gradient(f, mu0, sigma, eps), truth)
+        path = est.estimator_summary(est.pathwise_gradient(f, mu0, sigma, eps), truth)
+        for i, param in enumerate(("mu", "sigma")):
+            rows.append(
+                {
+                    "f": name,
+                    "sigma": sigma,
+                    "param": param,
+                    "exact": truth[i].item(),
+                    "score": score["mean"][i].item(),
+                    "z_score": score["z"][i].item(),
+                    "path": path["mean"][i].item(),
+                    "z_path": path["z"][i].item(),
+                    "var_score": score["var"][i].item(),
+                    "var_path": path["var"][i].item(),
+                }
+            )
+header = (
+    f"{'f':<9}{'σ':>5} {'∂':<6}{'exact':>8}{'score':>9}{'z':>6}{'pathwise':>10}{'z':>6}"
+    f"{'Var score':>11}{'Var path':>10}{'ratio':>9}"
+)
+print(header)
+for r in rows:
+    print(
+        f"{r['f']:<9}{r['sigma']:>5} {r['param']:<6}{r['exact']:>8.3f}{r['score']:>9.3f}"
+        f"{r['z_score']:>6.1f}{r['path']:>10.3f}{r['z_path']:>6.1f}{r['var_score']:>11.3g}"
+        f"{r['var_path']:>10.3g}{r['var_score'] / r['var_path']:>9.1f}"
+    )
+
+# %%
+max_z = max(max(abs(r["z_score"]), abs(r["z_path"])) for r in rows)
+claim(
+    f"both estimators are unbiased: all {2 * len(rows)} z-scores |z| < 4.5",
+    max_z < 4.5,
+    max_abs_z=max_z,
+    samples=n_grad,
+)
+slow = [r for r in rows if r["f"] in ("z^2", "exp(z/2)")]
+ratios = torch.tensor([r["var_score"] / r["var_path"] for r in slow])
+claim(
+    "for z² and exp(z/2) the pathwise variance is lower in every cell, "
+    "by ≥ 4× and ≥ 10× in the median",
+    bool(ratios.min() >= 4 and ratios.median() >= 10),
+    min_ratio=ratios.min(),
+    median_ratio=ratios.median(),
+)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The ratio is large when $\sigma$ is small: the score $(z-\mu)/\sigma^2 = \varepsilon/\sigma$
+# grows like $1/\sigma$ while $f'(z)$ stays put. The pathwise estimator is **not** better for
+# every $f$, though: its variance is that of $f'(z)$, so it pays for how fast $f$ changes.
+# For $f = \sin z$ the ratio falls below 1 once $\sigma$ reaches about 1 (the ∂/∂μ row at
+# σ = 1, both rows at σ = 2): the noise then spans much of a period of $\cos z$, while $|f| \le 1$
+# keeps the score estimator tame. (Mohamed et al. 2020, §3-5, discuss both regimes.)
+
+# %%
+sin_wide = [r for r in rows if r["f"] == "sin z" and r["sigma"] == 2.0]
+claim(
+    "…but not always: for sin z with σ = 2 the score function has the lower variance",
+    all(r["var_score"] < r["var_path"] for r in sin_wide),
+    var_score=[r["var_score"] for r in sin_wide],
+    var_path=[r["var_path"] for r in sin_wide],
+)
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharex=True)
+for ax, name in zip(axes, smooth):
+    for key, label in (("var_score", "score function"), ("var_path", "pathwise")):
+        ys = [r[key] for r in rows if r["f"] == name and r["param"] == "mu"]
+        ax.plot(sigmas, ys, marker="o", label=label)
+    ax.set(xscale="log", yscale="log", title=f"f(z) = {name}", xlabel="σ")
+axes[0].set_ylabel("variance of one ∂/∂μ estimate")
+axes[0].legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Where only the score function works
+#
+# The pathwise estimator differentiates $f$. For the step function $f(z) = 1[z>0]$,
+# $f'(z) = 0$ almost everywhere, so it returns exactly zero — a *biased* estimate of
+# $\partial_\mu P(z>0) = \varphi(\mu/\sigma)/\sigma \neq 0$. The score function never
+# differentiates $f$ and stays unbiased. (This is why discrete latent variables need other
+# tools, such as the Gumbel-softmax relaxation or control variates.)
+
+# %%
+f_step, e_step = est.TEST_FUNCTIONS["1[z > 0]"]
+truth = est.analytic_gradient(e_step, 0.5, 1.0)
+score = est.estimator_summary(est.score_function_gradient(f_step, 0.5, 1.0, eps), truth)
+path = est.pathwise_gradient(f_step, 0.5, 1.0, eps)
+print("exact:", truth.numpy().round(4), " score:", score["mean"].numpy().round(4))
+print("pathwise:", path.mean(0).numpy())
+claim(
+    "for f = 1[z>0] the pathwise estimate is 0 (biased) while the score estimate is unbiased",
+    bool(torch.all(path == 0) and torch.all(score["z"].abs() < 4.5) and truth.abs().min() > 0.1),
+    exact=truth,
+    score_z=score["z"],
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Reparameterisable families
+#
+# The pathwise estimator needs a sampler $z = g(\varepsilon;\ \text{parameters})$ that is
+# differentiable in the parameters, with noise $\varepsilon$ from a fixed distribution.
+# Kingma & Welling (2014, §2.4) list three ways to get one:
+#
+# | way | noise | examples here |
+# | --- | --- | --- |
+# | location-scale: $z = \text{loc} + \text{scale}\cdot\varepsilon$ | standard member of the family | Gaussian |
+# | inverse CDF: $z = F^{-1}(u)$ | $u\sim U(0,1)$ | exponential $-\log(1-u)/\lambda$, logistic $\text{loc} + s\log\frac{u}{1-u}$, Cauchy $\text{loc}+s\tan(\pi(u-\frac12))$, Rayleigh |
+# | transforms of such variables | normal or uniform | log-normal $e^{\mu+\sigma\varepsilon}$, Erlang (sum of $k$ exponentials), $\chi^2_k$ (sum of squared normals) |
+#
+# Each sampler in `edu_gen.estimators.FAMILIES` is checked against SciPy's distribution:
+# sample mean and variance against the exact ones, and a Kolmogorov–Smirnov test of the whole
+# CDF (the Cauchy has no mean or variance — only the KS test applies).
+
+# %%
+oracles = {
+    "normal": ({"loc": 1.5, "scale": 0.7}, st.norm(1.5, 0.7)),
+    "exponential": ({"rate": 2.5}, st.expon(scale=1 / 2.5)),
+    "logistic": ({"loc": -1.0, "scale": 0.5}, st.logistic(-1.0, 0.5)),
+    "cauchy": ({"loc": 0.5, "scale": 2.0}, st.cauchy(0.5, 2.0)),
+    "rayleigh": ({"scale": 1.3}, st.rayleigh(scale=1.3)),
+    "log-normal": ({"mu": 0.2, "sigma": 0.5}, st.lognorm(s=0.5, scale=math.exp(0.2))),
+    "erlang": ({"k": 3, "rate": 2.0}, st.gamma(a=3, scale=0.5)),
+    "chi2": ({"k": 5}, st.chi2(5)),
+}
+n_fam = config.pick(100_000, 20_000)
+g_fam = torch.Generator().manual_seed(2)
+samples, p_values = {}, {}
+print(f"{'family':<12}{'way':<16}{'mean':>9}{'exact':>9}{'var':>9}{'exact':>9}{'KS p':>9}")
+for name, (params, oracle) in oracles.items():
+    z = est.rsample(name, n_fam, g_fam, **params)
+    samples[name] = z
+    p_values[name] = st.kstest(z.numpy(), oracle.cdf).pvalue
+    moments = (z.mean().item(), oracle.mean(), z.var().item(), oracle.var())
+    shown = "".join(f"{v:>9.3f}" if np.isfinite(v) else f"{'—':>9}" for v in moments)
+    if name == "cauchy":
+        shown = "".join(f"{'—':>9}" for _ in moments)
+    print(f"{name:<12}{est.FAMILIES[name].kind:<16}{shown}{p_values[name]:>9.3f}")
+
+# %%
+fig, axes = plt.subplots(2, 4, figsize=(13, 5))
+for ax, (name, (_, oracle)) in zip(axes.flat, oracles.items()):
+    z = samples[name].numpy()
+    lo, hi = oracle.ppf(0.005), oracle.ppf(0.995)
+    ax.hist(z[(z > lo) & (z < hi)], bins=60, density=True, alpha=0.6, label="g(ε)")
+    grid = np.linspace(lo, hi, 300)
+    # the histogram is restricted to [lo, hi]: rescale the pdf to the same window
+    ax.plot(grid, oracle.pdf(grid) / 0.99, "k", lw=1.2, label="exact pdf")
+    ax.set_title(f"{name} ({est.FAMILIES[name].kind})", fontsize=9)
+    ax.set_yticks([])
+axes[0, 0].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %%
+min_p = min(p_values.values())
+claim(
+    "every reparameterised sampler matches its SciPy distribution (KS p > 0.001)",
+    min_p > 1e-3,
+    min_p_value=min_p,
+    families=len(p_values),
+)
+u_ctrl = est.draw_noise("uniform", (n_fam,), torch.Generator().manual_seed(3))
+wrong = -torch.log1p(-u_ctrl) * 2.5  # a bug: multiplying by the rate instead of dividing
+p_wrong = st.kstest(wrong.numpy(), oracles["exponential"][1].cdf).pvalue
+claim(
+    "negative control: the same KS test rejects a wrong exponential sampler (p < 1e-6)",
+    p_wrong < 1e-6,
+    p_value=p_wrong,
+)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Gradients flow through any of these samplers. For the exponential,
+# $\mathbb E[z^2] = 2/\lambda^2$, so $\partial_\lambda \mathbb E[z^2] = -4/\lambda^3$; the pathwise
+# estimate differentiates through $z = -\log(1-u)/\lambda$ with autograd (one copy of
+# $\lambda$ per draw gives the per-draw gradients and hence a standard error).
+
+# %%
+lam = 2.0
+rates = torch.full((n_fam,), lam, dtype=torch.float64, requires_grad=True)
+z_exp = est.exponential_icdf(
+    est.draw_noise("uniform", (n_fam,), torch.Generator().manual_seed(4)), rates
+)
+(per_draw,) = torch.autograd.grad((z_exp**2).sum(), rates)
+estimate, se = per_draw.mean().item(), per_draw.std().item() / math.sqrt(n_fam)
+print(f"pathwise {estimate:.4f} ± {se:.4f}   exact {-4 / lam**3:.4f}")
+claim(
+    "pathwise gradient through the inverse CDF is unbiased (within 4 SE)",
+    abs(estimate + 4 / lam**3) < 4 * se,
+    estimate=estimate,
+    exact=-4 / lam**3,
+    se=se,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The KL term in closed form
+#
+# In the ELBO $\mathcal L = \mathbb E_q[\log p(x\mid z)] - \mathrm{KL}(q(z\mid x)\,\|\,p(z))$ only
+# the first term needs sampling: for a diagonal Gaussian $q=\mathcal N(\mu, \mathrm{diag}\,\sigma^2)$
+# and the prior $\mathcal N(0, I)$ the KL is (Kingma & Welling 2014, app. B)
+# $$\mathrm{KL} = \tfrac12\sum_{j=1}^d\big(\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1\big).$$
+# Check it against a Monte Carlo average of $\log q(z) - \log p(z)$ over $z\sim q$, and against
+# `torch.distributions.kl_divergence`, for a few random posteriors in $d = 8$ dimensions (and
+# one with a non-standard "prior", the general formula in `edu_gen.gaussian.kl_normal`).
+
+# %%
+n_kl = config.pick(200_000, 50_000)
+g_kl = torch.Generator().manual_seed(5)
+mu_q = torch.randn(5, 8, generator=g_kl, dtype=torch.float64)
+logvar_q = torch.randn(5, 8, generator=g_kl, dtype=torch.float64)
+mu_p, logvar_p = torch.zeros(5, 8, dtype=torch.float64), torch.zeros(5, 8, dtype=torch.float64)
+mu_p[-1], logvar_p[-1] = 0.5, -0.7  # last row: a general Gaussian "prior"
+closed = kl_normal(mu_q, logvar_q, mu_p, logvar_p)
+z = mu_q + (0.5 * logvar_q).exp() * torch.randn(n_kl, 5, 8, generator=g_kl, dtype=torch.float64)
+log_ratio = log_normal(z, mu_q, logvar_q) - log_normal(z, mu_p, logvar_p)  # [n, 5]
+mc, mc_se = log_ratio.mean(0), log_ratio.std(0) / math.sqrt(n_kl)
+torch_kl = torch.distributions.kl_divergence(
+    torch.distributions.Normal(mu_q, (0.5 * logvar_q).exp()),
+    torch.distributions.Normal(mu_p, (0.5 * logvar_p).exp()),
+).sum(-1)
+for c, m, s in zip(closed, mc, mc_se):
+    print(f"closed form {c:8.4f}   Monte Carlo {m:8.4f} ± {s:.4f}")
+claim(
+    "closed-form Gaussian KL equals the Monte Carlo KL (all within 4 SE)",
+    bool(torch.all((closed - mc).abs() < 4 * mc_se)),
+    max_z=((closed - mc).abs() / mc_se).max(),
+)
+claim_close("…and torch.distributions.kl_divergence", closed, torch_kl, atol=1e-9)
+
+# %% [markdown]
+# The Monte Carlo estimate is correct but noisy; the closed form is exact and free. That is
+# why the VAE's loss samples only the reconstruction term.
+#
+# The convergence of the Monte Carlo average for the first posterior, with a ±2 SE band:
+
+# %%
+running = log_ratio[:, 0].cumsum(0) / torch.arange(1, n_kl + 1)
+counts = torch.unique(torch.logspace(0, math.log10(n_kl), 200).long())  # log-spaced points
+running = running[counts - 1]
+band = 2 * log_ratio[:, 0].std() / counts.sqrt()
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(counts, running, label="Monte Carlo running mean")
+ax.fill_between(counts, closed[0] - band, closed[0] + band, alpha=0.2, label="closed form ± 2 SE")
+ax.axhline(closed[0].item(), color="k", lw=1)
+ax.set(xscale="log", xlabel="samples", ylabel="KL (nats)", ylim=(closed[0] - 3, closed[0] + 3))
+ax.legend()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The variational autoencoder
+#
+# Put the pieces together (Kingma & Welling 2014, §3; lecture notes eq. 17.11-17.13, 17.16):
+#
+# * prior $p(z) = \mathcal N(0, I)$;
+# * **encoder** $q_\phi(z\mid x) = \mathcal N(\mu_\phi(x), \mathrm{diag}\,\sigma^2_\phi(x))$ — an MLP
+#   with two heads, the second giving $\log\sigma^2$ (clamped to a safe range);
+# * **decoder** $p_\theta(x\mid z)$ — Bernoulli for binary pixels, Gaussian for grey levels;
+# * **loss** $-\mathcal L(x) = -\log p_\theta(x\mid z) + \mathrm{KL}(q_\phi(z|x)\,\|\,p(z))$ with one
+#   sample $z = \mu + \sigma\odot\varepsilon$, averaged over a mini-batch.
+#
+# Compared with the autoencoder of chapter 01, the encoder outputs a *distribution*, the code
+# is *sampled*, and the KL term keeps the codes close to the prior — which is what lets us
+# sample new images by decoding $z\sim p(z)$.
+
+# %%
+x_train, y_train = digits("train", "binary")
+x_test, y_test = digits("test", "binary")
+vae_2d = vae.make_vae(64, latent_dim=2, hidden=(128,), likelihood="bernoulli")
+print(vae_2d)
+
+
+def knn_accuracy(model, k=5):
+    """How well the 2-D posterior means separate the classes: k-NN vote, train → test."""
+    with torch.no_grad():
+        a, b = model.encode(x_train)[0].cpu(), model.encode(x_test)[0].cpu()
+    nearest = torch.cdist(b, a).topk(k, largest=False).indices  # [N_test, k]
+    predicted = torch.mode(y_train[nearest], dim=1).values
+    return (predicted == y_test).double().mean().item()
+
+
+accuracy_untrained = knn_accuracy(vae_2d)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### A VAE with a 2-D code, Bernoulli decoder, binarised digits
+#
+# `vae.vae_loss` returns the loss and logs the ELBO and the KL, so the history shows the two
+# terms pulling against each other.
+
+# %%
+history = fit(
+    vae_2d,
+    vae.vae_loss,
+    digits_loader("train", "binary", batch_size=128, seed=0),
+    steps=config.pick(3000, 400),
+    lr=3e-3,
+    device=device,
+    checkpoint=f"checkpoints/04_vae_2d_{config.mode_name()}.pt",
+    desc="VAE (d=2)",
+)
+vae_2d = vae_2d.cpu().eval()
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+history.plot(ax=axes[0], keys=["elbo"], smooth=25)
+history.plot(ax=axes[1], keys=["kl"], smooth=25)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Left: the posterior means $\mu_\phi(x)$ of the test digits. Right: the decoder's pixel
+# probabilities on a grid of codes. As in Kingma & Welling (2014, fig. 4), the grid is evenly
+# spaced in *probability*: $z = \Phi^{-1}(u)$ for $u$ on a regular grid in $(0,1)^2$, so each
+# image covers the same prior mass. Neighbouring codes decode to similar digits and one digit
+# morphs into the next — a learned 2-D manifold of the data.
+
+# %%
+n_side = 12
+u_grid = torch.linspace(0.04, 0.96, n_side)
+z_axis = torch.distributions.Normal(0.0, 1.0).icdf(u_grid)
+z1, z2 = torch.meshgrid(z_axis, z_axis.flip(0), indexing="xy")
+grid_codes = torch.stack([z1.reshape(-1), z2.reshape(-1)], 1)
+with torch.no_grad():
+    mu_test = vae_2d.encode(x_test)[0]
+    decoded = vae_2d.decoder.mean(grid_codes)
+fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+viz.latent_scatter(mu_test, y_test, ax=axes[0], title="posterior means μ(x), test digits")
+viz.image_grid(decoded, nrow=n_side, ax=axes[1], title="decoder means on z = Φ⁻¹(grid)")
+plt.show()
+
+# %%
+accuracy = knn_accuracy(vae_2d)
+claim(
+    "the 2-D latent clusters digits: 5-NN accuracy on μ(x) ≥ 0.5 and ≥ untrained + 0.25",
+    accuracy >= 0.5 and accuracy >= accuracy_untrained + 0.25,
+    trained=accuracy,
+    untrained=accuracy_untrained,
+    chance=0.1,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### A Gaussian decoder on grey digits
+#
+# For grey levels in $[0,1]$ the decoder can be Gaussian:
+# $p_\theta(x\mid z) = \mathcal N(x;\ m_\theta(z),\ \sigma^2 I)$, with a sigmoid keeping the mean
+# in $(0,1)$ (Kingma & Welling 2014, §5) and one learned noise level $\sigma$ shared by all
+# pixels. Its log-likelihood is
+# $-\frac{1}{2\sigma^2}\lVert x - m\rVert^2 - \frac D2\log(2\pi\sigma^2)$: squared error, as in
+# chapter 01, weighted against the KL term by $1/(2\sigma^2)$.
+#
+# Setting the derivative with respect to $\sigma^2$ to zero gives the ELBO-optimal noise level
+# $\sigma^{2\star} = \mathbb E\lVert x - m_\theta(z)\rVert^2 / D$, the mean squared error per
+# pixel. A learned $\sigma$ should find it. (It moves slowly from its start at $\sigma = 1$
+# with the network's learning rate, so it gets a larger one of its own.)
+
+# %%
+x_grey_train, _ = digits("train", "unit")
+x_grey_test, _ = digits("test", "unit")
+config.seed_everything(0)
+vae_gauss = vae.make_vae(64, latent_dim=8, hidden=(128,), likelihood="gaussian")
+noise_param = [vae_gauss.decoder.raw_logvar]
+network = [p for p in vae_gauss.parameters() if p is not vae_gauss.decoder.raw_logvar]
+optimizer = torch.optim.Adam([{"params": network, "lr": 3e-3}, {"params": noise_param, "lr": 3e-2}])
+fit(
+    vae_gauss,
+    vae.vae_loss,
+    digits_loader("train", "unit", batch_size=64, seed=0),
+    steps=config.pick(5000, 400),
+    optimizer=optimizer,
+    device=device,
+    desc="Gaussian VAE (d=8)",
+)
+vae_gauss = vae_gauss.cpu().eval()
+with torch.no_grad():
+    mu_g, logvar_g = vae_gauss.encode(x_grey_train)
+    z_g = vae.reparameterize(mu_g.repeat(20, 1), logvar_g.repeat(20, 1))
+    mse_per_pixel = (x_grey_train.repeat(20, 1) - vae_gauss.decoder.mean(z_g)).pow(2).mean().item()
+    sigma2 = vae_gauss.decoder.logvar.exp().item()
+    recon_g = vae_gauss(x_grey_test[:10])
+    samples_g = vae_gauss.sample(10, torch.Generator().manual_seed(6))
+print(f"learned σ² = {sigma2:.4f}   squared error per pixel = {mse_per_pixel:.4f}")
+viz.compare_rows(
+    {"test digit": x_grey_test[:10], "reconstruction": recon_g, "sample m(z), z~p(z)": samples_g},
+    vmin=0,
+    vmax=1,
+)
+plt.show()
+
+# %%
+claim(
+    "the learned Gaussian noise level is the ELBO-optimal one: σ² within 15 % of the MSE/pixel",
+    abs(sigma2 / mse_per_pixel - 1) < 0.15,
+    sigma2=sigma2,
+    mse_per_pixel=mse_per_pixel,
+)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Latent traversal
+#
+# Fix a test digit's code $\mu(x)$, then move one coordinate $z_u$ from $-3$ to $3$ and decode.
+# Units are ranked by their average KL (unit 0 carries the most information). Informative units
+# change stroke thickness, slant or identity; a unit with almost no KL changes nothing — the
+# decoder ignores it (the next section is about exactly that).
+
+# %%
+with torch.no_grad():
+    kl_rank = vae.elbo(vae_gauss, x_grey_test)["kl_units"].mean(0).argsort(descending=True)
+first_of_class = [int((y_test == c).nonzero()[0]) for c in range(10)]
+
+
+def traverse(unit=0, digit=0):
+    with torch.no_grad():
+        code = vae_gauss.encode(x_grey_test[first_of_class[digit]][None])[0]
+        codes = code.repeat(9, 1)
+        codes[:, kl_rank[unit]] = torch.linspace(-3, 3, 9)
+        images = vae_gauss.decoder.mean(codes)
+    fig, ax = plt.subplots(figsize=(7, 1.1))
+    viz.image_grid(images, nrow=9, ax=ax, vmin=0, vmax=1)
+    ax.set_title(f"digit {digit}: unit ranked {unit} (KL order), z_u = -3 … 3", fontsize=9)
+    plt.show()
+
+
+explore(traverse, unit=(0, 7, 1), digit=(0, 9, 1))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Posterior collapse with a strong decoder
+#
+# The ELBO charges $\mathrm{KL}(q(z|x)\,\|\,p(z))$ nats for every bit of information the code
+# carries. A decoder that can model the data *without* $z$ has no reason to pay: the optimum
+# moves to $q(z\mid x) = p(z)$ for every $x$ — the posterior **collapses** onto the prior and
+# the encoder is ignored, although the loss looks fine (Bowman et al. 2016; Chen et al. 2017).
+#
+# An autoregressive decoder is such a decoder:
+# $p(x\mid z) = \prod_{j=1}^{64} p(x_j\mid x_{<j}, z)$ — each pixel is predicted from the pixels
+# before it (a MADE, Germain et al. 2015, with $z$ as an extra input). We count **active units**
+# as Burda et al. (2016) do: unit $u$ is active when
+# $A_u = \mathrm{Cov}_x\big(\mathbb E_{q(z|x)}[z_u]\big) > 10^{-2}$, i.e. its posterior mean moves
+# with the input at all.
+#
+# Two standard remedies:
+# * **KL warm-up** (Bowman et al. 2016; Sønderby et al. 2016): multiply the KL by $\beta_t$
+#   rising linearly from 0 to 1 over the first half of training, so the encoder starts
+#   carrying information before the prior pulls it back;
+# * **free bits** (Kingma et al. 2016): replace each unit's batch-mean $\mathrm{KL}_u$ by
+#   $\max(\lambda, \mathrm{KL}_u)$: below $\lambda$ nats per unit, using the code is free.
+#
+# All runs share the encoder, the 16-unit latent and the budget. In full mode a fourth run
+# swaps the autoregressive decoder for the MLP decoder of the previous sections, trained the
+# same way: the control that shows the decoder, not the optimiser settings, causes the
+# collapse. FAST mode trains only the plain and the warm-up runs, with a shorter schedule at a
+# higher learning rate (which also makes the MLP decoder drop most units, so the control would
+# not be informative there); full mode adds free bits and the control.
+
+# %%
+steps_collapse = config.pick(2000, 450)
+lr_collapse = config.pick(1.5e-2, 2.5e-2)  # a high rate makes the collapse quick
+runs = {  # name: (decoder, objective)
+    "none": ("autoregressive", vae.vae_loss),
+    "KL warm-up": ("autoregressive", vae.KLWarmup(steps_collapse // 2)),
+}
+if not config.fast():
+    runs["free bits λ=0.25"] = (
+        "autoregressive",
+        lambda model, batch: vae.vae_loss(model, batch, free_bits=0.25),
+    )
+    runs["none, MLP decoder"] = ("bernoulli", vae.vae_loss)
+collapse = {}
+for name, (decoder, objective) in runs.items():
+    config.seed_everything(0)
+    extra = {"width": 1024} if decoder == "autoregressive" else {}
+    model = vae.make_vae(64, 16, hidden=(128,), likelihood=decoder, **extra)
+    fit(
+        model,
+        objective,
+        digits_loader("train", "binary", batch_size=64, seed=0),
+        steps=steps_collapse,
+        lr=lr_collapse,
+        device=device,
+        desc=f"{decoder} decoder, remedy: {name}",
+    )
+    model = model.cpu().eval()
+    with torch.no_grad():
+        n_active, variances = vae.active_units(model, x_test)
+        out = vae.elbo(model, x_test)
+    collapse[name] = {
+        "decoder": decoder,
+        "active": n_active,
+        "A_u": variances,
+        "kl": out["kl"].mean().item(),
+        "elbo": out["elbo"].mean().item(),
+    }
+print(f"{'decoder':<16}{'remedy':<19}{'active units':>13}{'KL (nats)':>11}{'test ELBO':>11}")
+for name, r in collapse.items():
+    remedy = name.split(",")[0]
+    print(f"{r['decoder']:<16}{remedy:<19}{r['active']:>10} /16{r['kl']:>11.2f}{r['elbo']:>11.2f}")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+for name, r in collapse.items():
+    ax.plot(r["A_u"].sort(descending=True).values.clamp_min(1e-6), marker="o", label=name)
+ax.axhline(1e-2, color="k", ls="--", lw=1, label="threshold 10⁻²")
+ax.set(yscale="log", xlabel="latent unit (sorted)", ylabel="A_u = Var_x(μ_u(x))")
+ax.legend(fontsize=8)
+plt.show()
+
+# %%
+plain = collapse["none"]
+claim(
+    "with an autoregressive decoder the posterior collapses: ≤ 3 of 16 units active, KL < 0.5 nats",
+    plain["active"] <= 3 and plain["kl"] < 0.5,
+    active=plain["active"],
+    kl=plain["kl"],
+)
+for name in runs:
+    if name not in ("none", "none, MLP decoder"):
+        claim(
+            f"remedy '{name}' keeps the code in use: ≥ 12 of 16 units active",
+            collapse[name]["active"] >= 12,
+            active=collapse[name]["active"],
+            kl=collapse[name]["kl"],
+        )
+if "none, MLP decoder" in collapse:
+    mlp = collapse["none, MLP decoder"]
+    claim(
+        "control: the MLP decoder, trained the same way, keeps using the code (KL > 2 nats)",
+        mlp["kl"] > 2.0,
+        active=mlp["active"],
+        kl=mlp["kl"],
+    )
+
+# %% [markdown]
+# In full mode the MLP control keeps about 5 nats in the code; at this high learning rate it
+# also lets some units go (the inactive units Burda et al. observed in plain VAEs), but nothing
+# like the collapse of the autoregressive decoder.
+#
+# Note the test ELBO column: the collapsed model is not necessarily *worse* as a density model
+# — its decoder simply does the whole job. Collapse is a problem when we want the code: for
+# representation, interpolation, or controlled generation. The large decoder also over-fits
+# the 1,437 training digits in full mode (its test ELBO drops with long training), a reminder
+# that the ELBO on held-out data is the number to watch.
+#
+# ## Summary
+# * $\nabla_\theta\mathbb E_{q_\theta}[f]$ has two unbiased estimators; the pathwise
+#   (reparameterisation) one is usually far less noisy for smooth $f$, but needs a
+#   differentiable $f$ and a sampler $z = g_\theta(\varepsilon)$.
+# * Location-scale families, invertible CDFs and transforms of those all give such samplers.
+# * The Gaussian KL is closed-form, so the VAE samples only the reconstruction term.
+# * A VAE is an encoder, a decoder and the ELBO; with a 2-D code it maps digits to a smooth,
+#   clustered plane that the decoder turns back into images.
+# * A strong decoder can ignore the code (posterior collapse); KL warm-up and free bits are
+#   cheap remedies, and active units measure the effect.
+# * Next (chapter 05): importance sampling turns the single-sample ELBO into a family of
+#   tighter bounds — the IWAE.

@@ -1,0 +1,207 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Reparameterisation and the VAE — exercises
+#
+# Five graded exercises. Write your code where it says `raise NotImplementedError`, then run
+# the `check(...)` cell under it: it runs randomised tests against the reference
+# implementation and prints your points, with a hint when your answer matches a common
+# mistake. Later cells use your function once it passes (the reference until then).
+#
+# Use only `torch` operations; no loops over examples are needed.
+
+# %% tags=["setup"]
+import math
+
+import scipy.stats as st
+import torch
+
+from edu_gen import config, vae
+from edu_gen import estimators as est
+from edu_gen.data import digits, digits_loader
+from edu_gen.gaussian import kl_normal, log_normal
+from edu_gen.grading import check
+from edu_gen.grading.specs.ch04 import ref_negative_elbo, ref_score_function
+from edu_gen.train import fit
+
+config.seed_everything(0)
+print(config.banner())
+
+# %% [markdown]
+# ## Exercise 1 — the score-function estimator (10 points)
+#
+# For $q = \mathcal N(\mu, \sigma^2)$ and samples $z_1,\dots,z_n \sim q$ with values
+# $f(z_i)$, return the per-sample estimates of $\nabla_{(\mu,\sigma)}\mathbb E_q[f]$,
+# $$f(z_i)\,\Big(\frac{z_i-\mu}{\sigma^2},\ \frac{(z_i-\mu)^2-\sigma^2}{\sigma^3}\Big),$$
+# as a tensor of shape `[n, 2]` (column 0: $\partial_\mu$, column 1: $\partial_\sigma$).
+# `z`, `f_z` have shape `[n]`; `mu`, `sigma` are 0-d tensors.
+
+
+# %%
+def score_function_estimate(z, f_z, mu, sigma):
+    ### BEGIN SOLUTION
+    d_mu = (z - mu) / sigma**2
+    d_sigma = ((z - mu) ** 2 - sigma**2) / sigma**3
+    return torch.stack([f_z * d_mu, f_z * d_sigma], dim=1)
+    ### END SOLUTION
+
+
+result_score = check("04.score_function", score_function_estimate)
+
+# %% [markdown]
+# Use it: average your estimates for $f(z) = z^2$ (exact gradient $(2\mu, 2\sigma)$) and
+# compare with the pathwise estimator on the same draws.
+
+# %%
+score_fn = result_score.choose(score_function_estimate, ref_score_function)
+mu, sigma = torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.5, dtype=torch.float64)
+eps = torch.randn(50_000, dtype=torch.float64)
+z = mu + sigma * eps
+yours = score_fn(z, z**2, mu, sigma)
+path = est.pathwise_gradient(lambda t: t**2, mu, sigma, eps)
+print("exact      ", [2 * mu.item(), 2 * sigma.item()])
+print("score mean ", yours.mean(0).numpy().round(3), " variance", yours.var(0).numpy().round(2))
+print("path mean  ", path.mean(0).numpy().round(3), " variance", path.var(0).numpy().round(2))
+
+# %% [markdown]
+# ## Exercise 2 — sampling by the inverse CDF (10 points)
+#
+# The logistic distribution has CDF $F(z) = 1/(1+e^{-(z-\text{loc})/s})$. Invert it: for
+# uniform noise $u\in(0,1)$ return $z = F^{-1}(u)$, a reparameterised logistic sample (same
+# shape as `u`; `loc` and `scale` are numbers).
+
+
+# %%
+def sample_logistic(u, loc, scale):
+    ### BEGIN SOLUTION
+    return loc + scale * (torch.log(u) - torch.log1p(-u))
+    ### END SOLUTION
+
+
+result_icdf = check("04.logistic_icdf", sample_logistic)
+
+# %% [markdown]
+# Use it: 20,000 samples through your sampler must pass a Kolmogorov–Smirnov test against
+# SciPy's logistic distribution.
+
+# %%
+icdf_fn = result_icdf.choose(sample_logistic, est.logistic_icdf)
+u = est.draw_noise("uniform", (20_000,), torch.Generator().manual_seed(1))
+samples = icdf_fn(u, 2.0, 0.5)
+print("KS p-value:", st.kstest(samples.numpy(), st.logistic(2.0, 0.5).cdf).pvalue)
+
+# %% [markdown]
+# ## Exercise 3 — the Gaussian KL in closed form (10 points)
+#
+# For rows of means `mu` and log-variances `logvar` (shape `[N, d]`), return
+# $\mathrm{KL}(\mathcal N(\mu, \mathrm{diag}\,e^{\ell})\,\|\,\mathcal N(0, I)) =
+# \frac12\sum_{j}(\mu_j^2 + e^{\ell_j} - \ell_j - 1)$, one value per row (shape `[N]`).
+
+
+# %%
+def kl_to_prior(mu, logvar):
+    ### BEGIN SOLUTION
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=-1)
+    ### END SOLUTION
+
+
+result_kl = check("04.kl_standard_normal", kl_to_prior)
+
+# %% [markdown]
+# Use it: compare with a Monte Carlo estimate $\frac1n\sum\log q(z)-\log p(z)$, $z\sim q$.
+
+# %%
+kl_fn = result_kl.choose(kl_to_prior, lambda m, lv: kl_normal(m, lv))
+mu_q = torch.tensor([[0.5, -1.0, 0.2]], dtype=torch.float64)
+logvar_q = torch.tensor([[-1.0, 0.3, 0.0]], dtype=torch.float64)
+z = mu_q + (0.5 * logvar_q).exp() * torch.randn(100_000, 3, dtype=torch.float64)
+log_ratio = log_normal(z, mu_q, logvar_q) - log_normal(z, 0.0, 0.0)
+print(f"closed form {kl_fn(mu_q, logvar_q).item():.4f}")
+print(f"Monte Carlo {log_ratio.mean():.4f} ± {log_ratio.std() / math.sqrt(len(z)):.4f}")
+
+# %% [markdown]
+# ## Exercise 4 — the VAE loss (10 points)
+#
+# One sample $z\sim q(z\mid x)$ has already been decoded into Bernoulli logits $a$. Return the
+# batch mean of the negative ELBO
+# $$-\mathcal L(x) = \underbrace{\sum_j \big[\mathrm{softplus}(a_j) - x_j a_j\big]}_{-\log p(x\mid z)}
+#   \;+\; \mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big).$$
+# Shapes: `x`, `logits` `[N, D]`; `mu`, `logvar` `[N, d]`. You may use your `kl_to_prior`.
+
+
+# %%
+def negative_elbo(x, logits, mu, logvar):
+    ### BEGIN SOLUTION
+    nll = (torch.nn.functional.softplus(logits) - x * logits).sum(dim=1)
+    return (nll + kl_fn(mu, logvar)).mean()
+    ### END SOLUTION
+
+
+result_elbo = check("04.negative_elbo", negative_elbo)
+
+# %% [markdown]
+# Use it: train a small VAE on binarised digits with *your* loss and report its test ELBO.
+
+# %%
+loss_fn = result_elbo.choose(negative_elbo, ref_negative_elbo)
+
+
+def objective(model, batch):
+    x, _ = batch
+    mu, logvar = model.encode(x)
+    z = vae.reparameterize(mu, logvar)
+    return loss_fn(x, model.decoder(z), mu, logvar)
+
+
+config.seed_everything(0)
+model = vae.make_vae(64, latent_dim=8, hidden=(128,))
+fit(
+    model,
+    objective,
+    digits_loader("train", "binary"),
+    steps=config.pick(2000, 300),
+    lr=3e-3,
+    progress=False,
+)
+model = model.cpu().eval()
+x_test, _ = digits("test", "binary")
+with torch.no_grad():
+    print(f"test ELBO: {vae.elbo(model, x_test)['elbo'].mean():.2f} nats per digit")
+
+# %% [markdown]
+# ## Exercise 5 — active units (10 points)
+#
+# Given the posterior means $\mu(x_n)$ of $N$ inputs as a matrix `mu` `[N, d]`, return how many
+# units $u$ are *active* (Burda et al. 2016): $\mathrm{Var}_n\big(\mu_u(x_n)\big) > $ `threshold`.
+# Return a Python `int`.
+
+
+# %%
+def count_active_units(mu, threshold):
+    ### BEGIN SOLUTION
+    return int((mu.var(dim=0) > threshold).sum())
+    ### END SOLUTION
+
+
+result_au = check("04.active_units", count_active_units)
+
+# %% [markdown]
+# Use it on the VAE you just trained (it should agree with `edu_gen.vae.active_units`).
+
+# %%
+au_fn = result_au.choose(count_active_units, lambda m, t: int((m.var(dim=0) > t).sum()))
+with torch.no_grad():
+    mu_test = model.encode(x_test)[0]
+print("active units (yours):  ", au_fn(mu_test, 1e-2), "of", mu_test.shape[1])
+print("active units (package):", vae.active_units(model, x_test)[0])
