@@ -177,3 +177,19 @@ def test_grade_folder_errors(tmp_path):
         runner.grade_folder(tmp_path / "missing", tmp_path / "g.csv")
     with pytest.raises(FileNotFoundError, match="no .ipynb"):
         runner.grade_folder(tmp_path, tmp_path / "g.csv")
+
+
+def test_every_deterministic_mistake_is_recognised_by_its_hint():
+    for exercise_id in EXERCISES:
+        exercise = grading.get(exercise_id)
+        if exercise.reference is None:
+            continue  # random outputs: a mistake's output cannot be matched exactly
+        for hint, wrong in exercise.mistakes.items():
+            result = grading.grade(exercise, wrong)
+            if all(t.message.startswith("raised") for t in result.tests):
+                continue  # a crashing mistake has no output to recognise
+            seed = exercise.case_seeds()[0]
+            first = wrong(*exercise.inputs(seed).values())
+            if not core._same_output(first, wrong(*exercise.inputs(seed).values())):
+                continue  # e.g. ignores the generator: its output is not reproducible
+            assert result.hint is not None, f"{exercise_id}: {hint!r} got no hint"

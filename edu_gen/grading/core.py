@@ -166,17 +166,29 @@ def _run_case(exercise: Exercise, fn: Callable[..., Any], seed: int) -> tuple[bo
     return ok, message, got
 
 
+def _same_output(got: Any, bad: Any) -> bool:
+    """Equal shapes and values, NaN/inf included (a mistake may well overflow)."""
+    if isinstance(bad, tuple | list):
+        return (
+            isinstance(got, tuple | list)
+            and len(got) == len(bad)
+            and all(_same_output(g, b) for g, b in zip(got, bad, strict=True))
+        )
+    g, b = _to_numpy(got), _to_numpy(bad)
+    if g.shape != b.shape:
+        return False
+    return bool(np.allclose(g.astype(float), b.astype(float), atol=1e-6, rtol=1e-5, equal_nan=True))
+
+
 def _matches_mistake(exercise: Exercise, fn: Callable[..., Any], seed: int) -> str | None:
     """Return the hint of a known mistake whose output equals the student's."""
     got = fn(*exercise.inputs(seed).values())
     for hint, wrong in exercise.mistakes.items():
         try:
-            bad = wrong(*exercise.inputs(seed).values())
-            same, _ = allclose(atol=1e-6, rtol=1e-5)(got, bad, {})
+            if _same_output(got, wrong(*exercise.inputs(seed).values())):
+                return hint
         except Exception:  # noqa: BLE001 - a hint is best effort
             continue
-        if same:
-            return hint
     return None
 
 
