@@ -219,12 +219,15 @@ def grade(exercise: Exercise, fn: Any) -> Result:
     points = round(exercise.points * n_passed / len(tests), 2)
     status = "passed" if n_passed == len(tests) else "partial" if n_passed else "failed"
     result = Result(exercise.id, status, points, exercise.points, tests)
-    if status != "passed":
-        failing = next(t.seed for t in tests if not t.passed)
+    for test in tests if status != "passed" else []:
+        if test.passed or test.message.startswith("raised"):
+            continue
         try:
-            result.hint = _matches_mistake(exercise, fn, failing)
-        except Exception:  # noqa: BLE001
+            result.hint = _matches_mistake(exercise, fn, test.seed)
+        except Exception:  # noqa: BLE001 - a hint is best effort
             result.hint = None
+        if result.hint:
+            break
     return result
 
 
