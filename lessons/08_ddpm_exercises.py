@@ -1,0 +1,182 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · DDPM — exercises
+#
+# Four graded exercises: implement an equation of the DDPM, then use it. Write your code where
+# it says `raise NotImplementedError`, then run the `check(...)` cell under it. Later cells use
+# your function once it passes (the package's reference until then).
+#
+# **Indexing.** `alpha_bar` is a tensor of length $T+1$ indexed by $t$ itself:
+# `alpha_bar[t]` $=\bar\alpha_t$ and `alpha_bar[0]` $= 1$. Time steps `t` are an int64 tensor
+# of shape `[B]` with values in $1..T$, one per row of the batch. Recover
+# $\alpha_t = \bar\alpha_t/\bar\alpha_{t-1}$ and $\beta_t = 1-\alpha_t$ from it when needed.
+
+# %% tags=["setup"]
+import torch
+
+from edu_gen import config
+from edu_gen import diffusion as dm
+from edu_gen.data import digits
+from edu_gen.grading import check
+from edu_gen.grading.specs.ch08 import ref_reverse_mean, schedule_from_alpha_bar
+
+config.seed_everything(0)
+print(config.banner())
+sched = dm.make_schedule("linear", 1000)
+x_test, _ = digits("test", "signed")
+
+# %% [markdown]
+# ## Exercise 1 — the closed form of $q(x_t\mid x_0)$ (10 points)
+#
+# Return $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ for a batch
+# `x0` `[B, D]`, time steps `t` `[B]` and noise `[B, D]`.
+
+
+# %%
+def q_sample(alpha_bar, x0, t, noise):
+    ### BEGIN SOLUTION
+    ab = alpha_bar[t].reshape(-1, 1).to(x0.dtype)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    ### END SOLUTION
+
+
+result_q = check("08.q_sample", q_sample)
+
+# %% [markdown]
+# Use it: noise one digit at increasing $t$ and watch the correlation with the clean image fall
+# like $\sqrt{\bar\alpha_t}$ (for unit-variance noise and a centred image).
+
+# %%
+q_fn = result_q.choose(
+    q_sample, lambda ab, x0, t, e: dm.q_sample(schedule_from_alpha_bar(ab), x0, t, e)
+)
+x0 = x_test[:1].double().expand(2000, 64)
+x0c = x0 - x0.mean(1, keepdim=True)
+for t in (10, 200, 500, 900):
+    xt = q_fn(
+        sched.alpha_bar, x0, torch.full((2000,), t), torch.randn(2000, 64, dtype=torch.float64)
+    )
+    corr = torch.nn.functional.cosine_similarity(xt - xt.mean(1, keepdim=True), x0c, dim=1).mean()
+    print(f"t={t:4d}: mean correlation {corr:.3f}, √ᾱ_t = {sched.alpha_bar[t].sqrt():.3f}")
+
+# %% [markdown]
+# ## Exercise 2 — the posterior $q(x_{t-1}\mid x_t, x_0)$ (10 points)
+#
+# Return the pair `(mean, var)`, both of shape `[B, D]`:
+# $\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\beta_t}{1-\bar\alpha_t}x_0 +
+# \frac{\sqrt{\alpha_t}(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t$ and
+# $\tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t$ (repeated along $D$).
+# At $t = 1$ the variance must come out exactly 0.
+
+
+# %%
+def q_posterior(alpha_bar, x0, xt, t):
+    ### BEGIN SOLUTION
+    ab_t = alpha_bar[t].reshape(-1, 1).to(x0.dtype)
+    ab_prev = alpha_bar[t - 1].reshape(-1, 1).to(x0.dtype)
+    alpha_t = ab_t / ab_prev
+    beta_t = 1 - alpha_t
+    mean = (
+        ab_prev.sqrt() * beta_t / (1 - ab_t) * x0 + alpha_t.sqrt() * (1 - ab_prev) / (1 - ab_t) * xt
+    )
+    var = (1 - ab_prev) / (1 - ab_t) * beta_t
+    return mean, var.expand_as(mean)
+    ### END SOLUTION
+
+
+result_post = check("08.q_posterior", q_posterior)
+
+# %% [markdown]
+# Use it: the posterior mean at $t=1$ is $x_0$ itself, and the variance grows towards $\beta_t$
+# for large $t$ (where $x_0$ hardly constrains $x_{t-1}$).
+
+# %%
+post_fn = result_post.choose(
+    q_posterior,
+    lambda ab, x0, xt, t: tuple(
+        v.expand_as(x0) for v in dm.q_posterior(schedule_from_alpha_bar(ab), x0, xt, t)
+    ),
+)
+x0b, xtb = x_test[:3].double(), torch.randn(3, 64, dtype=torch.float64)
+for t in (1, 2, 100, 1000):
+    mean, var = post_fn(sched.alpha_bar, x0b, xtb, torch.full((3,), t))
+    print(
+        f"t={t:4d}: |mean - x0| = {(mean - x0b).abs().max():.3f}, "
+        f"β̃_t/β_t = {var[0, 0] / sched.betas[t]:.3f}"
+    )
+
+# %% [markdown]
+# ## Exercise 3 — the prior term $L_T$ in bits/dim (10 points)
+#
+# $L_T = D_{KL}\big(\mathcal N(\sqrt{\bar\alpha_T}x_0, (1-\bar\alpha_T)I)\,\|\,\mathcal N(0,I)\big)
+# = \tfrac12\sum_d\big[\bar\alpha_T x_{0,d}^2 + (1-\bar\alpha_T) - 1 - \log(1-\bar\alpha_T)\big]$.
+# Return it per example (shape `[B]`) in **bits per dimension**: divide by $D\ln 2$.
+# $\bar\alpha_T$ is the last entry of `alpha_bar`.
+
+
+# %%
+def prior_kl_bpd(alpha_bar, x0):
+    ### BEGIN SOLUTION
+    ab = alpha_bar[-1].to(x0.dtype)
+    nats = 0.5 * (ab * x0.pow(2) + (1 - ab) - 1 - torch.log1p(-ab)).sum(1)
+    return nats / (x0.shape[1] * torch.log(torch.tensor(2.0, dtype=x0.dtype)))
+    ### END SOLUTION
+
+
+result_prior = check("08.prior_kl_bpd", prior_kl_bpd)
+
+# %% [markdown]
+# Use it: how many steps does the linear schedule (β from 1e-4 to 0.02) need before $L_T$ drops
+# to the $10^{-5}$ bits/dim that Ho et al. report for $T = 1000$?
+
+# %%
+prior_fn = result_prior.choose(
+    prior_kl_bpd, lambda ab, x0: dm.prior_kl_bpd(schedule_from_alpha_bar(ab), x0)
+)
+for T in (50, 100, 250, 500, 1000):
+    lt = prior_fn(dm.make_schedule("linear", T).alpha_bar, x_test.double()).mean()
+    print(f"T={T:5d}: L_T = {lt:.2e} bits/dim")
+
+# %% [markdown]
+# ## Exercise 4 — the reverse mean from a predicted noise (10 points)
+#
+# With ε-prediction the reverse step has mean
+# $\mu_\theta(x_t,t) = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}
+# \,\varepsilon_\theta\Big)$. Return it for `xt` `[B, D]`, `t` `[B]`, `eps` `[B, D]`.
+
+
+# %%
+def reverse_mean(alpha_bar, xt, t, eps):
+    ### BEGIN SOLUTION
+    ab_t = alpha_bar[t].reshape(-1, 1).to(xt.dtype)
+    alpha_t = ab_t / alpha_bar[t - 1].reshape(-1, 1).to(xt.dtype)
+    return (xt - (1 - alpha_t) / (1 - ab_t).sqrt() * eps) / alpha_t.sqrt()
+    ### END SOLUTION
+
+
+result_mean = check("08.reverse_mean", reverse_mean)
+
+# %% [markdown]
+# Use it: with the *true* noise, the reverse mean equals the posterior mean
+# $\tilde\mu_t(x_t, x_0)$ — the ε-parameterisation loses nothing.
+
+# %%
+mean_fn = result_mean.choose(reverse_mean, ref_reverse_mean)
+t = torch.tensor([2, 10, 500, 1000])
+x0b = x_test[:4].double()
+eps = torch.randn(4, 64, dtype=torch.float64)
+xt = dm.q_sample(sched, x0b, t, eps)
+gap = (mean_fn(sched.alpha_bar, xt, t, eps) - dm.q_posterior(sched, x0b, xt, t)[0]).abs().max()
+print(f"max |μ_θ(x_t, ε) - μ̃_t(x_t, x_0)| = {gap:.2e}")

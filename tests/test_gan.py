@@ -1,0 +1,227 @@
+"""Tests for edu_gen.gan (chapter 07): losses, optimal discriminator, JSD, WGAN-GP, PacGAN.
+
+Oracles: torch's binary cross-entropy for the minimax value, SciPy's ``jensenshannon`` for
+the JSD, a hand-written per-sample loop for the gradient penalty, and the closed-form
+identity V(G, D*) = 2 JSD - log 4.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import norm
+
+from edu_gen import gan
+from edu_gen.likelihood import grid
+from edu_gen.train import fit
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def densities(mu_g: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, float]:
+    x, dx = grid(-8.0, 10.0, 4000)
+    p_data = torch.from_numpy(
+        0.5 * norm.pdf(x.numpy(), -1, 0.5) + 0.5 * norm.pdf(x.numpy(), 1, 0.7)
+    )
+    p_g = torch.from_numpy(norm.pdf(x.numpy(), mu_g, 1.0))
+    return p_data, p_g, dx
+
+
+# ------------------------------------------------------------------ losses
+def test_minimax_value_is_minus_bce():
+    g = gen(0)
+    a_real, a_fake = 3 * torch.randn(50, generator=g), 3 * torch.randn(70, generator=g)
+    bce = F.binary_cross_entropy_with_logits
+    want = -(bce(a_real, torch.ones(50)) + bce(a_fake, torch.zeros(70)))
+    torch.testing.assert_close(gan.minimax_value(a_real, a_fake), want)
+    torch.testing.assert_close(gan.discriminator_loss(a_real, a_fake), -want)
+
+
+def test_generator_losses_and_their_gradients():
+    a = torch.tensor([-12.0, 0.0, 5.0], requires_grad=True)
+    sat = gan.generator_loss_saturating(a)
+    torch.testing.assert_close(sat, torch.log(1 - torch.sigmoid(a)).mean())
+    (g_sat,) = torch.autograd.grad(sat, a)
+    nonsat = gan.generator_loss_nonsaturating(a)
+    torch.testing.assert_close(nonsat, -torch.log(torch.sigmoid(a)).mean())
+    (g_ns,) = torch.autograd.grad(nonsat, a)
+    # a confidently rejected sample (logit -12): the saturating gradient vanishes, the other not
+    assert abs(g_sat[0]) < 1e-5 < 0.3 < abs(g_ns[0])
+
+
+def test_logit_losses_stay_finite_for_huge_logits():
+    a = torch.tensor([-1e4, 1e4])
+    for value in (gan.minimax_value(a, a), gan.generator_loss_nonsaturating(a)):
+        assert torch.isfinite(value)
+
+
+def test_wasserstein_losses():
+    r, f = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 1.0])
+    assert gan.critic_loss_wasserstein(r, f).item() == pytest.approx(-1.5)
+    assert gan.generator_loss_wasserstein(f).item() == pytest.approx(-0.5)
+
+
+def test_mismatched_real_fake_shapes_raise():
+    with pytest.raises(ValueError, match="real_logits, fake_logits"):
+        gan.minimax_value(torch.zeros(4, 1), torch.zeros(4, 2))
+    with pytest.raises(TypeError, match="fake_logits"):
+        gan.generator_loss_nonsaturating([0.0])
+
+
+# ------------------------------------------------------------------ densities
+def test_optimal_discriminator_maximises_the_value():
+    p_data, p_g, dx = densities()
+    d_star = gan.optimal_discriminator(p_data, p_g)
+    best = gan.value_on_grid(p_data, p_g, d_star, dx)
+    g = gen(1)
+    for _ in range(5):  # any perturbation of D* lowers V
+        d = (d_star + 0.05 * torch.randn(d_star.shape, generator=g, dtype=d_star.dtype)).clamp(
+            1e-6, 1 - 1e-6
+        )
+        assert gan.value_on_grid(p_data, p_g, d, dx) < best
+
+
+def test_optimal_discriminator_where_both_densities_vanish():
+    d = gan.optimal_discriminator(torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0.0, 0.0, 2.0]))
+    assert d.tolist() == [0.5, 1.0, 0.0]
+    with pytest.raises(ValueError, match="p_g"):
+        gan.optimal_discriminator(torch.ones(3), -torch.ones(3))
+    with pytest.raises(ValueError, match="same grid"):
+        gan.optimal_discriminator(torch.ones(3), torch.ones(4))
+
+
+def test_jsd_matches_scipy():
+    p_data, p_g, dx = densities()
+    want = jensenshannon(p_data.numpy(), p_g.numpy()) ** 2  # scipy returns the distance
+    assert gan.jsd(p_data, p_g, dx).item() == pytest.approx(want, rel=1e-4)
+
+
+@pytest.mark.parametrize("mu_g", [-2.0, 0.0, 1.0, 4.0])
+def test_value_at_optimal_d_is_two_jsd_minus_log4(mu_g):
+    p_data, p_g, dx = densities(mu_g)
+    v = gan.value_on_grid(p_data, p_g, gan.optimal_discriminator(p_data, p_g), dx)
+    assert v.item() == pytest.approx(2 * gan.jsd(p_data, p_g, dx).item() - math.log(4), abs=1e-6)
+
+
+def test_jsd_bounds():
+    p_data, _, dx = densities()
+    assert gan.jsd(p_data, p_data, dx).item() == pytest.approx(0.0, abs=1e-12)
+    x, dx = grid(-5.0, 25.0, 3000)
+    far = torch.from_numpy(norm.pdf(x.numpy(), 20, 0.5))
+    near = torch.from_numpy(norm.pdf(x.numpy(), 0, 0.5))
+    assert gan.jsd(near, far, dx).item() == pytest.approx(math.log(2), abs=1e-9)
+
+
+# ------------------------------------------------------------------ WGAN-GP and packing
+def _loop_penalty(critic, real, fake, eps, pac):
+    terms = []
+    for i in range(real.shape[0] // pac):
+        sl = slice(i * pac, (i + 1) * pac)
+        x_hat = (eps[i] * real[sl] + (1 - eps[i]) * fake[sl]).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+        terms.append((grad.norm() - 1) ** 2)
+    return 10 * torch.stack(terms).mean()
+
+
+@pytest.mark.parametrize("shape, pac", [((6, 3), 1), ((6, 3), 3), ((4, 1, 2, 2), 1)])
+def test_gradient_penalty_matches_a_loop(shape, pac):
+    torch.manual_seed(0)
+    width = int(np.prod(shape[1:])) * pac
+    net = torch.nn.Sequential(torch.nn.Linear(width, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+
+    def critic(x):
+        return net(gan.pack(x.reshape(x.shape[0], -1), pac)).squeeze(-1)
+
+    real, fake = torch.randn(shape, generator=gen(2)), torch.randn(shape, generator=gen(3))
+    got = gan.gradient_penalty(critic, real, fake, pac=pac, generator=gen(7))
+    eps = torch.rand(shape[0] // pac, 1, generator=gen(7)).reshape(-1)
+    torch.testing.assert_close(got, _loop_penalty(critic, real, fake, eps, pac))
+    got.backward()  # create_graph=True: the penalty trains the critic
+    assert net[0].weight.grad is not None and net[0].weight.grad.abs().sum() > 0
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
+    w = torch.tensor([0.6, 0.8])  # |w| = 1 → |∇f| = 1 everywhere
+    real, fake = torch.randn(5, 2), torch.randn(5, 2)
+    gp = gan.gradient_penalty(lambda x: x @ w, real, fake)
+    assert gp.item() == pytest.approx(0.0, abs=1e-10)
+    gp2 = gan.gradient_penalty(lambda x: 2 * x @ w, real, fake, weight=3.0)
+    assert gp2.item() == pytest.approx(3.0, abs=1e-5)
+
+
+def test_gradient_penalty_bad_input():
+    f = lambda x: x.sum(1)  # noqa: E731
+    with pytest.raises(ValueError, match="real, fake"):
+        gan.gradient_penalty(f, torch.zeros(4, 2), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="pac=3"):
+        gan.gradient_penalty(f, torch.zeros(4, 2), torch.zeros(4, 2), pac=3)
+    with pytest.raises(ValueError, match="weight"):
+        gan.gradient_penalty(f, torch.zeros(4, 2), torch.zeros(4, 2), weight=-1.0)
+
+
+def test_pack_groups_consecutive_rows():
+    x = torch.arange(12.0).reshape(6, 2)
+    packed = gan.pack(x, 3)
+    assert packed.shape == (2, 6)
+    assert packed[0].tolist() == [0, 1, 2, 3, 4, 5] and packed[1].tolist() == list(range(6, 12))
+    assert gan.pack(torch.zeros(4, 1, 2, 2), 2).shape == (2, 8)
+    with pytest.raises(ValueError, match="not a multiple of pac=4"):
+        gan.pack(x, 4)
+    with pytest.raises(ValueError, match="pac"):
+        gan.pack(x, 0)
+    with pytest.raises(ValueError, match="x: expected"):
+        gan.pack(torch.zeros(6), 2)
+
+
+# ------------------------------------------------------------------ ring and mode counting
+def test_ring_and_mode_counting():
+    centres = gan.ring_centres(8, 2.0)
+    assert torch.allclose(centres.norm(dim=1), torch.full((8,), 2.0))
+    data = gan.sample_ring(4000, std=0.05, generator=gen(0))
+    assert gan.count_modes(data, centres, 0.3) == 8
+    counts = gan.mode_counts(data, centres, 0.3)
+    assert counts.sum() == 4000 and counts.min() > 400
+    collapsed = centres[3] + 0.05 * torch.randn(1000, 2, generator=gen(1))
+    assert gan.count_modes(collapsed, centres, 0.3) == 1
+    assert gan.count_modes(torch.zeros(100, 2), centres, 0.3) == 0  # the centre is off-ring
+
+
+# ------------------------------------------------------------------ models and training
+def test_gan_objective_alternates_players(device):
+    torch.manual_seed(0)
+    model = gan.GAN(2, hidden=(16,), pac=2).to(device)
+    loss_fn = gan.gan_objective("wgan-gp", n_critic=2)
+    x = gan.sample_ring(8).to(device)
+    turns = []
+    for _ in range(3):
+        model.zero_grad(set_to_none=True)
+        out = loss_fn(model, (x,))
+        out["loss"].backward()
+        turns.append(int(out["generator_step"]))
+        g_grad = model.generator[0][0].weight.grad
+        d_grad = model.discriminator[0].weight.grad
+        if turns[-1]:
+            assert d_grad is None and g_grad is not None
+        else:
+            assert g_grad is None and d_grad is not None
+    assert turns == [0, 0, 1]
+    with pytest.raises(ValueError, match="loss"):
+        gan.gan_objective("hinge")
+
+
+def test_fit_trains_a_gan_towards_a_1d_gaussian():
+    torch.manual_seed(0)
+    data = [(3 + 0.5 * torch.randn(64, 1, generator=gen(i)),) for i in range(50)]
+    model = gan.GAN(1, latent_dim=1, hidden=(32, 32))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.5, 0.9))
+    fit(model, gan.gan_objective(), data, steps=1200, optimizer=opt, progress=False, device="cpu")
+    with torch.no_grad():
+        s = model.sample(2000, generator=gen(5))
+    assert abs(s.mean().item() - 3) < 0.3 and 0.2 < s.std().item() < 1.0
