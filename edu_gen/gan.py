@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from edu_gen.checks import positive_int
 from edu_gen.likelihood import kl_divergence
 
 Tensor = torch.Tensor
@@ -63,12 +64,6 @@ def _pair(real: Tensor, fake: Tensor, names: tuple[str, str]) -> None:
             f"{names[0]}, {names[1]}: expected the same shape after the batch dimension, got "
             f"{tuple(real.shape)} and {tuple(fake.shape)}"
         )
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- losses
@@ -189,7 +184,7 @@ def pack(x: Tensor, pac: int) -> Tensor:
             size is not a multiple of ``pac``.
     """
     _tensor("x", x)
-    pac = _positive_int("pac", pac)
+    pac = positive_int("pac", pac)
     if x.dim() < 2:
         raise ValueError(f"x: expected [batch, features...], got shape {tuple(x.shape)}")
     if x.shape[0] % pac:
@@ -241,7 +236,7 @@ def gradient_penalty(
         )
     if real.dim() < 2:
         raise ValueError(f"real: expected [batch, features...], got shape {tuple(real.shape)}")
-    pac = _positive_int("pac", pac)
+    pac = positive_int("pac", pac)
     if real.shape[0] % pac:
         raise ValueError(f"real: batch size {real.shape[0]} is not a multiple of pac={pac}")
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
@@ -263,7 +258,7 @@ def gradient_penalty(
 # --------------------------------------------------------------------------- 8-Gaussian ring
 def ring_centres(n_modes: int = 8, radius: float = 2.0) -> Tensor:
     """``n_modes`` points evenly spaced on a circle of ``radius``, shape ``[n_modes, 2]``."""
-    _positive_int("n_modes", n_modes)
+    positive_int("n_modes", n_modes)
     angle = 2 * math.pi * torch.arange(n_modes, dtype=torch.float32) / n_modes
     return radius * torch.stack([angle.cos(), angle.sin()], 1)
 
@@ -276,7 +271,7 @@ def sample_ring(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """``n`` samples of an equal-weight mixture of Gaussians on a ring, shape ``[n, 2]``."""
-    _positive_int("n", n)
+    positive_int("n", n)
     centres = ring_centres(n_modes, radius)
     idx = torch.randint(n_modes, (n,), generator=generator)
     return centres[idx] + std * torch.randn(n, 2, generator=generator)
@@ -318,11 +313,11 @@ def mlp(
 ) -> nn.Sequential:
     """A LeakyReLU multilayer perceptron ``in_dim → hidden... → out_dim`` (linear output)."""
     layers: list[nn.Module] = []
-    width = _positive_int("in_dim", in_dim)
+    width = positive_int("in_dim", in_dim)
     for h in hidden:
-        layers += [nn.Linear(width, _positive_int("hidden", h)), nn.LeakyReLU(slope)]
+        layers += [nn.Linear(width, positive_int("hidden", h)), nn.LeakyReLU(slope)]
         width = h
-    layers.append(nn.Linear(width, _positive_int("out_dim", out_dim)))
+    layers.append(nn.Linear(width, positive_int("out_dim", out_dim)))
     return nn.Sequential(*layers)
 
 
@@ -343,16 +338,16 @@ class GAN(nn.Module):
         out: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.data_dim = _positive_int("data_dim", data_dim)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
-        self.pac = _positive_int("pac", pac)
+        self.data_dim = positive_int("data_dim", data_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.pac = positive_int("pac", pac)
         self.generator = nn.Sequential(mlp(latent_dim, data_dim, hidden), out or nn.Identity())
         self.discriminator = mlp(pac * data_dim, 1, hidden)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` generated samples ``G(z)``, ``z ~ N(0, I)``."""
-        _positive_int("n", n)
+        positive_int("n", n)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator).to(device)
         return self.generator(z)
@@ -388,7 +383,7 @@ def gan_objective(
     """
     if loss not in GAN_LOSSES:
         raise ValueError(f"loss: expected one of {list(GAN_LOSSES)}, got {loss!r}")
-    _positive_int("n_critic", n_critic)
+    positive_int("n_critic", n_critic)
 
     def loss_fn(model: GAN, batch: object) -> dict[str, Tensor]:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from edu_gen.checks import positive_int
 from edu_gen.gaussian import log_normal
 from edu_gen.vae import VAE, reparameterize
 
@@ -51,12 +52,6 @@ __all__ = [
     "sample_log_weights",
     "tail_probability",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return value
 
 
 # ------------------------------------------------------------ importance sampling
@@ -93,7 +88,7 @@ def tail_probability(
     plain Monte Carlo (all weights 1). A proposal centred near the threshold puts most
     draws where the indicator is 1 and lowers the variance. Returns (estimate, SE).
     """
-    _positive_int("n", n)
+    positive_int("n", n)
     z = proposal_mean + torch.randn(n, 1, generator=generator, dtype=torch.float64)
     log_p = log_normal(z, 0.0, 0.0)
     log_q = log_normal(z, proposal_mean, 0.0)
@@ -116,7 +111,7 @@ def rejection_sample(
     if a proposal violates the envelope, since the kept draws would then not follow
     :math:`p`.
     """
-    _positive_int("n", n)
+    positive_int("n", n)
     z = sample_q(n)
     log_ratio = log_p(z) - log_m - log_q(z)
     if torch.any(log_ratio > 1e-9):
@@ -148,7 +143,7 @@ def log_importance_weights(model: VAE, x: Tensor, k: int, eps: Tensor | None = N
     ``k`` reparameterised draws per example (eq. 17.23); returns ``[k, N]``. Gradients flow
     to encoder and decoder. ``eps`` (``[k, N, d]``) fixes the noise.
     """
-    _positive_int("k", k)
+    positive_int("k", k)
     if x.dim() != 2:
         raise ValueError(f"x: expected a batch [N, D], got {tuple(x.shape)}")
     mu, logvar = model.encode(x)
@@ -202,8 +197,8 @@ def multi_sample_elbo_loss(
 @torch.no_grad()
 def sample_log_weights(model: VAE, x: Tensor, k: int, chunk: int = 500) -> Tensor:
     """``[k, N]`` log-weights drawn ``chunk`` at a time (memory stays ``chunk × N × D``)."""
-    _positive_int("k", k)
-    _positive_int("chunk", chunk)
+    positive_int("k", k)
+    positive_int("chunk", chunk)
     parts = [log_importance_weights(model, x, min(chunk, k - s)) for s in range(0, k, chunk)]
     return torch.cat(parts, 0)
 
@@ -232,7 +227,7 @@ def bounds_by_k(log_w: Tensor, ks: Sequence[int]) -> dict[int, Tensor]:
     s, n = log_w.shape
     out = {}
     for k in ks:
-        _positive_int("k", k)
+        positive_int("k", k)
         if k > s:
             raise ValueError(f"ks: k={k} is larger than the {s} log-weights per example")
         groups = s // k

@@ -32,15 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edu_gen.checks import positive_int
+
 Tensor = torch.Tensor
 _LOG_2PI = math.log(2 * math.pi)
 PRIORS = ("logistic", "gaussian")
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _float_tensor(name: str, value: object) -> Tensor:
@@ -80,8 +76,8 @@ def prior_sample(
     n: int, dim: int, prior: str = "logistic", generator: torch.Generator | None = None
 ) -> Tensor:
     r"""``[n, dim]`` prior samples; logistic by inversion, :math:`h = \log u - \log(1 - u)`."""
-    _positive_int("n", n)
-    _positive_int("dim", dim)
+    positive_int("n", n)
+    positive_int("dim", dim)
     if prior == "gaussian":
         return torch.randn(n, dim, generator=generator)
     if prior == "logistic":
@@ -112,8 +108,8 @@ def coupling_net(in_dim: int, out_dim: int, hidden: int, n_hidden: int) -> nn.Se
     """The coupling function m: ``n_hidden`` ReLU layers of width ``hidden``, linear output."""
     layers: list[nn.Module] = []
     width = in_dim
-    for _ in range(_positive_int("n_hidden", n_hidden)):
-        layers += [nn.Linear(width, _positive_int("hidden", hidden)), nn.ReLU()]
+    for _ in range(positive_int("n_hidden", n_hidden)):
+        layers += [nn.Linear(width, positive_int("hidden", hidden)), nn.ReLU()]
         width = hidden
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
@@ -187,7 +183,7 @@ class Scaling(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.log_scale = nn.Parameter(torch.zeros(_positive_int("dim", dim)))
+        self.log_scale = nn.Parameter(torch.zeros(positive_int("dim", dim)))
 
     @property
     def scale(self) -> Tensor:
@@ -226,7 +222,7 @@ class NICE(nn.Module):
         self.dim, self.prior = dim, prior
         self.couplings = nn.ModuleList(
             AdditiveCoupling(dim, k % 2, hidden, n_hidden)
-            for k in range(_positive_int("n_couplings", n_couplings))
+            for k in range(positive_int("n_couplings", n_couplings))
         )
         self.scaling = Scaling(dim)
 
@@ -268,7 +264,7 @@ def dequantize(levels: Tensor, n_levels: int, generator: torch.Generator | None 
     the digits :math:`L = 17`. A continuous density on the result lower-bounds the discrete
     likelihood of the levels (Theis, van den Oord & Bethge 2016).
     """
-    _positive_int("n_levels", n_levels, 2)
+    positive_int("n_levels", n_levels, 2)
     if bool(torch.any(levels < 0)) or bool(torch.any(levels > n_levels - 1)):
         raise ValueError(f"levels: expected grey levels in [0, {n_levels - 1}]")
     if bool(torch.any(levels != torch.round(levels))):
@@ -290,8 +286,8 @@ def bits_per_dim(log_px: Tensor, dim: int, n_levels: int) -> Tensor:
     :math:`\log_2 L`. ``log_px`` may be one value per example; the result has its shape.
     """
     _float_tensor("log_px", log_px)
-    _positive_int("dim", dim)
-    _positive_int("n_levels", n_levels, 2)
+    positive_int("dim", dim)
+    positive_int("n_levels", n_levels, 2)
     return (-log_px + dim * math.log(n_levels)) / (dim * math.log(2))
 
 

@@ -40,6 +40,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
+from edu_gen.checks import positive_int
 from edu_gen.vae import VAE, GaussianEncoder
 
 Tensor = torch.Tensor
@@ -115,12 +116,6 @@ class TopicCorpus:
         return self.proportions @ self.topics
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-    return value
-
-
 def topic_word_distributions(
     n_topics: int, theme_mass: float = 0.75, floor_mass: float = 0.05, zipf: float = 0.7
 ) -> tuple[Tensor, tuple[str, ...], tuple[str, ...], Tensor]:
@@ -131,7 +126,7 @@ def topic_word_distributions(
     the whole vocabulary, and the rest evenly over the background words.
     Returns ``(topics [K, V], vocab, topic_names, theme_mask [K, V])``.
     """
-    _check_int("n_topics", n_topics, 1)
+    positive_int("n_topics", n_topics, 1)
     if n_topics > len(THEMES):
         raise ValueError(
             f"n_topics: expected at most {len(THEMES)} built-in topics, got {n_topics}"
@@ -173,7 +168,7 @@ def make_topic_corpus(
     (inclusive), counts :math:`n_d\sim\mathrm{Multinomial}(L_d, \theta_d^\top\beta)`.
     The same ``seed`` gives the same corpus; use different seeds for train and test sets.
     """
-    _check_int("n_docs", n_docs, 1)
+    positive_int("n_docs", n_docs, 1)
     if not (isinstance(alpha, (int, float)) and alpha > 0):
         raise ValueError(f"alpha: expected a positive Dirichlet concentration, got {alpha!r}")
     lo, hi = doc_length
@@ -233,8 +228,8 @@ class TopicDecoder(nn.Module):
 
     def __init__(self, latent_dim: int, vocab_size: int, init_bias: Tensor | None = None) -> None:
         super().__init__()
-        self.latent_dim = _check_int("latent_dim", latent_dim, 1)
-        self.vocab_size = _check_int("vocab_size", vocab_size, 2)
+        self.latent_dim = positive_int("latent_dim", latent_dim, 1)
+        self.vocab_size = positive_int("vocab_size", vocab_size, 2)
         self.R = nn.Parameter(0.01 * torch.randn(latent_dim, vocab_size))
         bias = torch.zeros(vocab_size) if init_bias is None else init_bias.detach().float()
         if bias.shape != (vocab_size,):

@@ -43,6 +43,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from edu_gen.checks import positive_float, positive_int
 from edu_gen.config import get_device
 
 __all__ = ["CheckpointError", "History", "fit", "load_checkpoint", "save_checkpoint"]
@@ -328,17 +329,6 @@ def _len_or_none(data: Any) -> int | None:
         return None
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-
-
-def _positive_float(name: str, value: Any) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
-
-
 def _check_args(model: Any, loss_fn: Any, data: Any, steps: Any, epochs: Any) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -357,9 +347,9 @@ def _check_args(model: Any, loss_fn: Any, data: Any, steps: Any, epochs: Any) ->
             f"got steps={steps!r}, epochs={epochs!r}"
         )
     if steps is not None:
-        _positive_int("steps", steps)
+        positive_int("steps", steps)
     if epochs is not None:
-        _positive_int("epochs", epochs)
+        positive_int("epochs", epochs)
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
@@ -573,13 +563,13 @@ def fit(
         CheckpointError: the checkpoint is unreadable or belongs to another model.
     """
     _check_args(model, loss_fn, data, steps, epochs)
-    _positive_int("checkpoint_every", checkpoint_every)
+    positive_int("checkpoint_every", checkpoint_every)
     if grad_clip is not None:
-        _positive_float("grad_clip", grad_clip)
+        positive_float("grad_clip", grad_clip)
     device = get_device(None if device is None else str(device))
     model.to(device)
     if optimizer is None:
-        _positive_float("lr", lr)
+        positive_float("lr", lr)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     _check_optimizer(optimizer, model)
 

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edu_gen.checks import positive_int
 from edu_gen.gaussian import LOGVAR_RANGE, clamp_logvar, kl_normal, log_normal
 
 Tensor = torch.Tensor
@@ -54,12 +55,6 @@ __all__ = [
     "reparameterize",
     "vae_loss",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return value
 
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -109,10 +104,10 @@ class GaussianEncoder(nn.Module):
 
     def __init__(self, in_dim: int, latent_dim: int, hidden: Sequence[int] = (128,)) -> None:
         super().__init__()
-        self.in_dim = _positive_int("in_dim", in_dim)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.in_dim = positive_int("in_dim", in_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
         for i, h in enumerate(hidden):
-            _positive_int(f"hidden[{i}]", h)
+            positive_int(f"hidden[{i}]", h)
         self.trunk = nn.Sequential(_mlp([in_dim, *hidden]), nn.ReLU()) if hidden else nn.Identity()
         width = hidden[-1] if hidden else in_dim
         self.mu = nn.Linear(width, latent_dim)
@@ -132,8 +127,8 @@ class BernoulliDecoder(nn.Module):
 
     def __init__(self, latent_dim: int, out_dim: int, hidden: Sequence[int] = (128,)) -> None:
         super().__init__()
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
-        self.out_dim = _positive_int("out_dim", out_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
         self.net = _mlp([latent_dim, *hidden, out_dim])
 
     def forward(self, z: Tensor) -> Tensor:
@@ -169,8 +164,8 @@ class GaussianDecoder(nn.Module):
         out_activation: str = "sigmoid",
     ) -> None:
         super().__init__()
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
-        self.out_dim = _positive_int("out_dim", out_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
         if out_activation not in ("sigmoid", "identity"):
             raise ValueError(
                 f"out_activation: expected 'sigmoid' or 'identity', got {out_activation!r}"
@@ -223,9 +218,9 @@ class AutoregressiveDecoder(nn.Module):
 
     def __init__(self, latent_dim: int, out_dim: int, width: int = 256) -> None:
         super().__init__()
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
-        self.out_dim = d = _positive_int("out_dim", out_dim)
-        hidden = _positive_int("width", width)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.out_dim = d = positive_int("out_dim", out_dim)
+        hidden = positive_int("width", width)
         if d < 2:
             raise ValueError(f"out_dim: an autoregressive decoder needs >= 2 pixels, got {d}")
         degree = torch.arange(hidden) % (d - 1) + 1  # m(h) in 1..D-1
@@ -290,7 +285,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Decoder means at ``n`` prior draws :math:`z\\sim N(0, I)`."""
-        _positive_int("n", n)
+        positive_int("n", n)
         p = next(self.parameters())
         z = torch.randn(n, self.latent_dim, generator=generator, dtype=p.dtype).to(p.device)
         return self.decoder.mean(z)
