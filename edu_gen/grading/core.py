@@ -43,6 +43,11 @@ def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed``: what ``Exercise.inputs(seed)`` draws from."""
+    return torch.Generator().manual_seed(seed)
+
+
 def allclose(atol: float = 1e-5, rtol: float = 1e-4) -> Compare:
     """Compare shapes and values (tensors, arrays, scalars, or tuples of them)."""
 

@@ -7,15 +7,11 @@ import math
 import torch
 
 from edu_gen import likelihood as lik
-from edu_gen.grading.core import Exercise, allclose, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, allclose, register, seeded_generator
 
 
 def _kl_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 12 + seed % 7
     dx = 0.1 + 0.05 * (seed % 5)
     p = torch.rand(n, generator=g, dtype=torch.float64) ** 2
@@ -52,7 +48,7 @@ register(
 
 
 def _ce_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 4 + seed % 3
     return {
         "mean_p": torch.randn(n, generator=g, dtype=torch.float64),
@@ -87,7 +83,7 @@ register(
 
 
 def _mle_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 5 + seed % 6  # small samples make N and N - 1 clearly different
     return {"x": 3 * torch.randn(n, generator=g, dtype=torch.float64) + 1}
 
@@ -114,7 +110,7 @@ register(
 
 
 def _hist_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 30 + seed % 20
     widths = torch.rand(6 + seed % 4, generator=g, dtype=torch.float64) + 0.3
     edges = torch.cat([torch.zeros(1, dtype=torch.float64), widths.cumsum(0)]) - 2.0

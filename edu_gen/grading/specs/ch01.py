@@ -5,15 +5,11 @@ from __future__ import annotations
 import torch
 
 from edu_gen import autoencoder as ae
-from edu_gen.grading.core import Exercise, allclose, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, allclose, register, seeded_generator
 
 
 def _forward_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d, k = 4 + seed % 3, 6 + seed % 4, 2 + seed % 3
     return {
         "x": torch.rand(n, d, generator=g),
@@ -51,7 +47,7 @@ register(
 
 
 def _ce_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d = 5 + seed % 4, 8 + seed % 5
     return {
         "x": (torch.rand(n, d, generator=g) > 0.5).float(),
@@ -81,7 +77,7 @@ register(
 
 
 def _angles_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     d, k = 7 + seed % 3, 2 + seed % 2
     a = torch.randn(d, k, generator=g, dtype=torch.float64)
     mix = torch.randn(k, k, generator=g, dtype=torch.float64) + 3 * torch.eye(
@@ -117,7 +113,7 @@ register(
 
 
 def _pca_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d, k = 20 + seed, 6, 2 + seed % 3
     x = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.linspace(3, 0.2, d).double()
     x = x + 5 * torch.randn(d, generator=g, dtype=torch.float64)  # a far-from-zero mean

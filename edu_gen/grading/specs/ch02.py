@@ -15,23 +15,18 @@ import torch.nn.functional as F
 
 from edu_gen import dae
 from edu_gen.autoencoder import Autoencoder, l2_loss
-from edu_gen.grading.core import Exercise, Inputs, _to_numpy, allclose, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from edu_gen.grading.core import Exercise, Inputs, _to_numpy, allclose, register, seeded_generator
 
 # ------------------------------------------------------------------ Gaussian noise
 
 
 def _gaussian_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d = 4 + seed % 4, 6 + seed % 5
     return {
         "x": torch.rand(n, d, generator=g),
         "sigma": 0.1 + 0.9 * torch.rand(1, generator=g).item(),
-        "generator": _gen(10_000 + seed),
+        "generator": seeded_generator(10_000 + seed),
     }
 
 
@@ -71,12 +66,12 @@ the generator ``compare`` receives. Its state tells whether the student drew fro
 
 
 def _masking_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d = 5 + seed % 4, 9 + seed % 8
     k = 1 + seed % (d - 2)
     # nu * d = k + 0.7 in most cases (round and floor disagree), k + 0.2 in the others.
     frac = 0.2 if seed % 5 == 3 else 0.7
-    generator = _gen(20_000 + seed)
+    generator = seeded_generator(20_000 + seed)
     _issued.append(generator)
     del _issued[:-8]
     return {
@@ -116,7 +111,9 @@ def _masking_property(got, want, inputs: Inputs) -> tuple[bool, str]:
     if torch.all(zero == zero[0]):
         return False, "every row has the same mask: draw a random subset for each example"
     used = _student_generator(generator)
-    if used is not None and torch.equal(used.get_state(), _gen(used.initial_seed()).get_state()):
+    if used is not None and torch.equal(
+        used.get_state(), seeded_generator(used.initial_seed()).get_state()
+    ):
         return False, "no random numbers were drawn from `generator` (pass generator=generator)"
     return True, "ok"
 
@@ -179,7 +176,7 @@ register(
 
 
 def _dae_loss_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d, k = 6 + seed % 5, 8 + seed % 4, 3 + seed % 3
     model = Autoencoder(d, k, hidden=(), code_activation="sigmoid", out_activation="sigmoid")
     with torch.no_grad():
@@ -189,7 +186,7 @@ def _dae_loss_inputs(seed: int) -> dict:
     return {
         "model": model,
         "x": torch.rand(n, d, generator=g),
-        "corrupt": dae.corruption("gaussian", sigma, generator=_gen(30_000 + seed)),
+        "corrupt": dae.corruption("gaussian", sigma, generator=seeded_generator(30_000 + seed)),
     }
 
 
@@ -226,7 +223,7 @@ register(
 
 
 def _distance_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 10 + seed % 7
     radius = 0.5 + 1.5 * torch.rand(1, generator=g).item()
     return {"points": 1.5 * radius * torch.randn(n, 2, generator=g), "radius": radius}

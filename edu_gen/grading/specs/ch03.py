@@ -8,15 +8,11 @@ import torch
 from edu_gen import elbo as E
 from edu_gen import topics as tp
 from edu_gen.gaussian import log_normal
-from edu_gen.grading.core import Exercise, allclose, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, allclose, register, seeded_generator
 
 
 def _model(seed: int, d: int, k: int) -> E.LinearGaussian:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     W = torch.randn(d, k, generator=g, dtype=torch.float64)
     b = torch.randn(d, generator=g, dtype=torch.float64)
     return E.LinearGaussian(W, b, 0.3 + 0.2 * (seed % 3))
@@ -26,7 +22,7 @@ def _model(seed: int, d: int, k: int) -> E.LinearGaussian:
 
 
 def _elbo_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, k = 3 + seed % 3, 2
     model = _model(seed, 4, k)
     x, _ = model.sample(n, g)
@@ -75,7 +71,7 @@ register(
 
 
 def _posterior_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     d, k = 5 + seed % 2, 2 + seed % 2
     model = _model(seed + 100, d, k)
     x, _ = model.sample(4, g)
@@ -121,7 +117,7 @@ register(
 
 
 def _mean_field_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     k, n = 2 + seed % 3, 3
     a = torch.randn(k, k, generator=g, dtype=torch.float64)
     cov = a @ a.T + 0.2 * torch.eye(k, dtype=torch.float64)
@@ -155,7 +151,7 @@ register(
 
 
 def _doc_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     corpus = tp.make_topic_corpus(4 + seed % 3, 3, seed=seed, doc_length=(10, 30))
     v, k = len(corpus.vocab), 2 + seed % 2
     return {

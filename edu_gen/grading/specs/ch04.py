@@ -8,18 +8,13 @@ import torch.nn.functional as F
 from edu_gen import estimators as est
 from edu_gen import vae
 from edu_gen.gaussian import kl_normal
-from edu_gen.grading.core import Exercise, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from edu_gen.grading.core import Exercise, register, seeded_generator
 
 # ---------------------------------------------------------------- 1. score function
 
 
 def _score_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 30 + seed % 7
     mu = torch.randn((), generator=g, dtype=torch.float64)
     sigma = 0.3 + torch.rand((), generator=g, dtype=torch.float64) * 2
@@ -58,7 +53,7 @@ register(
 
 
 def _icdf_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     u = est.draw_noise("uniform", (40 + seed % 5,), g)
     loc = float(torch.randn((), generator=g))
     scale = float(0.2 + 2 * torch.rand((), generator=g))
@@ -90,7 +85,7 @@ register(
 
 
 def _kl_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d = 5 + seed % 4, 2 + seed % 5
     return {
         "mu": torch.randn(n, d, generator=g, dtype=torch.float64),
@@ -124,7 +119,7 @@ register(
 
 
 def _elbo_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, dx, dz = 6 + seed % 3, 10 + seed % 4, 2 + seed % 3
     return {
         "x": (torch.rand(n, dx, generator=g) > 0.5).double(),
@@ -165,7 +160,7 @@ register(
 
 
 def _au_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     scales = torch.tensor([1.0, 0.5, 0.05, 0.01, 0.2, 0.0, 0.08, 2.0])[: 4 + seed % 5]
     mu = torch.randn(200, len(scales), generator=g, dtype=torch.float64) * scales
     return {"mu": mu + 0.7, "threshold": 1e-2}

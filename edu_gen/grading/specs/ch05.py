@@ -9,11 +9,7 @@ import torch
 
 from edu_gen import iwae
 from edu_gen.gaussian import log_normal
-from edu_gen.grading.core import Exercise, _to_numpy, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, _to_numpy, register, seeded_generator
 
 
 def _std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -24,7 +20,7 @@ def _std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
 
 
 def _is_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     shift = 1.0 + 0.25 * (seed % 4)
     z = shift + torch.randn(200 + seed % 50, generator=g, dtype=torch.float64)
     return {
@@ -55,7 +51,7 @@ register(
 
 
 def _accept_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 300 + seed % 40
     z = torch.distributions.Cauchy(0.0, 1.0).icdf(
         torch.rand(n, generator=g, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
@@ -105,7 +101,7 @@ register(
 
 
 def _weight_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     k, n, d = 3 + seed % 3, 4 + seed % 2, 2 + seed % 3
     mu = torch.randn(n, d, generator=g, dtype=torch.float64)
     logvar = torch.randn(n, d, generator=g, dtype=torch.float64) - 0.5
@@ -147,7 +143,7 @@ register(
 
 
 def _bound_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     k, n = 4 + seed % 5, 3 + seed % 4
     # realistic scale: log-weights of hundreds of nats, where exp() underflows to 0
     return {"log_w": -800 + 4 * torch.randn(k, n, generator=g, dtype=torch.float64)}
@@ -176,7 +172,7 @@ register(
 
 
 def _ess_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     k, n = 5 + seed % 6, 3 + seed % 3
     return {"log_w": 600 + 2 * torch.randn(k, n, generator=g, dtype=torch.float64)}
 

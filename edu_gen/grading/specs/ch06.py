@@ -8,11 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from edu_gen import nice
-from edu_gen.grading.core import Exercise, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, register, seeded_generator
 
 
 class _Shift(torch.nn.Module):
@@ -20,7 +16,7 @@ class _Shift(torch.nn.Module):
 
     def __init__(self, d_in: int, d_out: int, seed: int) -> None:
         super().__init__()
-        g = _gen(seed)
+        g = seeded_generator(seed)
         self.w = torch.randn(d_out, d_in, generator=g, dtype=torch.float64)
         self.b = torch.randn(d_out, generator=g, dtype=torch.float64)
 
@@ -29,7 +25,7 @@ class _Shift(torch.nn.Module):
 
 
 def _coupling_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     d, parity = 5 + seed % 4, seed % 2
     n1 = len(nice.partition(d, parity)[0])
     return {
@@ -91,7 +87,7 @@ register(
 
 
 def _prior_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     return {"h": 5 * torch.randn(4 + seed % 3, 6 + seed % 5, generator=g, dtype=torch.float64)}
 
 
@@ -115,7 +111,7 @@ register(
 
 
 def _bpd_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     dim = 16 + 8 * (seed % 7)
     return {
         "log_px": 20 * torch.randn(5, generator=g, dtype=torch.float64),

@@ -8,16 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from edu_gen import gan
-from edu_gen.grading.core import Exercise, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, register, seeded_generator
 
 
 def _two_densities(seed: int) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Two Gaussian mixtures on a grid (float64), with some cells where one of them is ~0."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n = 400 + 10 * (seed % 7)
     x = torch.linspace(-8, 8, n, dtype=torch.float64)
     dx = float(x[1] - x[0])
@@ -86,7 +82,7 @@ register(
 
 
 def _logit_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     return {"fake_logits": 6 * torch.randn(20 + seed % 9, generator=g)}
 
 
@@ -106,7 +102,7 @@ register(
 
 
 def _pack_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     pac = 2 + seed % 3
     n, d = pac * (2 + seed % 4), 1 + seed % 5
     return {"x": torch.randn(n, d, generator=g), "pac": pac}
@@ -143,7 +139,7 @@ class _Critic(torch.nn.Module):
 
 
 def _gp_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d = 4 + seed % 5, 2 + seed % 3
     return {
         "critic": _Critic(d, seed),

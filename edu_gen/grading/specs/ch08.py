@@ -8,11 +8,7 @@ import math
 import torch
 
 from edu_gen import diffusion as dm
-from edu_gen.grading.core import Exercise, allclose, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.grading.core import Exercise, allclose, register, seeded_generator
 
 
 def schedule_from_alpha_bar(alpha_bar: torch.Tensor) -> dm.Schedule:
@@ -23,7 +19,7 @@ def schedule_from_alpha_bar(alpha_bar: torch.Tensor) -> dm.Schedule:
 
 
 def _batch(seed: int, with_eps: bool = True) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     T, n, d = 40 + seed % 7, 5 + seed % 3, 6 + seed % 4  # noqa: N806
     ab = dm.make_schedule("linear", T, beta_end=0.2).alpha_bar
     t = torch.randint(1, T + 1, (n,), generator=g)
@@ -110,7 +106,7 @@ register(
 
 
 def _prior_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     T = [20, 50, 100, 1000][seed % 4]  # noqa: N806
     return {
         "alpha_bar": dm.make_schedule("linear", T).alpha_bar,

@@ -7,12 +7,8 @@ from __future__ import annotations
 import torch
 
 from edu_gen import diffusion as dm
-from edu_gen.grading.core import Exercise, allclose, register
+from edu_gen.grading.core import Exercise, allclose, register, seeded_generator
 from edu_gen.grading.specs.ch08 import schedule_from_alpha_bar
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _alpha_bar(seed: int) -> torch.Tensor:
@@ -20,7 +16,7 @@ def _alpha_bar(seed: int) -> torch.Tensor:
 
 
 def _sigma_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     t = torch.randint(2, 101, (6,), generator=g)
     s = (t - torch.randint(1, 30, (6,), generator=g)).clamp(min=0)
     s[0] = 0  # the last step lands on ᾱ_0 = 1
@@ -72,7 +68,7 @@ register(
 
 
 def _step_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     t = int(torch.randint(2, 101, (1,), generator=g))
     s = max([t - 10, t - 1, t - 25, 0, t - 5][seed % 5], 0)
     n, d = 4 + seed % 3, 5 + seed % 4
@@ -123,7 +119,7 @@ register(
 
 
 def _slerp_inputs(seed: int) -> dict:
-    g = _gen(seed)
+    g = seeded_generator(seed)
     n, d = 3 + seed % 3, 8 + seed % 5
     return {
         "z0": torch.randn(n, d, generator=g, dtype=torch.float64),
