@@ -1,4 +1,4 @@
-"""Image data for the course.
+"""Data for the course: images and tables.
 
 * :func:`digits` / :func:`digits_loader` - scikit-learn's 8×8 digits, bundled with the
   library: the default everywhere, no download, runs in seconds.
@@ -6,6 +6,10 @@
   verified cache (for Colab and longer runs).
 * :func:`load_images` - pick one of them by name.
 * :func:`read_idx` / :func:`write_idx` - the IDX file format those data sets use.
+* Tables (:mod:`edu_gen.data.tables`, :mod:`edu_gen.data.schema`): :func:`fair` (embedded),
+  :func:`adult` (downloaded and verified), the simulated tables with a known density
+  :func:`grid`, :func:`ring`, :func:`gridr`, :func:`asia`, the mixed-type :func:`mixed`, and
+  the :class:`Schema` naming each column's kind.
 """
 
 from __future__ import annotations
@@ -18,6 +22,28 @@ from edu_gen.data.digits import VIEWS, apply_view, digits, digits_loader
 from edu_gen.data.download import DatasetUnavailableError, fetch, sha256_of
 from edu_gen.data.idx import read_idx, write_idx
 from edu_gen.data.mnist import DATASETS, cache_dir, fashion_mnist, mnist
+from edu_gen.data.schema import KINDS, Column, Schema, schema_from
+from edu_gen.data.tables import (
+    FAIR_TASK,
+    SIMULATED,
+    TABLES,
+    BayesianNetwork,
+    GaussianMixtureTable,
+    MixedTable,
+    TableUnavailableError,
+    adult,
+    adult_schema,
+    asia,
+    fair,
+    fair_label,
+    fair_schema,
+    grid,
+    gridr,
+    mixed,
+    parse_adult,
+    ring,
+    train_test_split_table,
+)
 
 IMAGE_DATASETS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "digits": digits,
@@ -42,18 +68,41 @@ def load_images(
 
 __all__ = [
     "DATASETS",
+    "FAIR_TASK",
     "IMAGE_DATASETS",
+    "KINDS",
+    "SIMULATED",
+    "TABLES",
     "VIEWS",
+    "BayesianNetwork",
+    "Column",
     "DatasetUnavailableError",
+    "GaussianMixtureTable",
+    "MixedTable",
+    "Schema",
+    "TableUnavailableError",
+    "adult",
+    "adult_schema",
     "apply_view",
+    "asia",
     "cache_dir",
     "digits",
     "digits_loader",
+    "fair",
+    "fair_label",
+    "fair_schema",
     "fashion_mnist",
     "fetch",
+    "grid",
+    "gridr",
     "load_images",
+    "mixed",
     "mnist",
+    "parse_adult",
     "read_idx",
+    "ring",
+    "schema_from",
     "sha256_of",
+    "train_test_split_table",
     "write_idx",
 ]
