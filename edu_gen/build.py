@@ -25,7 +25,8 @@ from edu_gen.config import REPO_URL
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
+LESSON_NAME = re.compile(r"^\d\d[a-z]?_[a-z0-9_]+\.py$")
+"""``NN_slug.py`` or ``NNx_slug.py`` (a chapter in parts, e.g. ``10a_…``, ``10b_…``)."""
 _KEEP_NB_METADATA = ("kernelspec",)
 _KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 

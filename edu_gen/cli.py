@@ -101,7 +101,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     notebooks = sorted((root / "notebooks").glob("*.ipynb"))
     if args.chapters:
-        notebooks = [p for p in notebooks if p.name[:2] in set(args.chapters)]
+        wanted = set(args.chapters)
+        # "10" selects 10a and 10b; "10a" only that part
+        notebooks = [p for p in notebooks if {p.name.split("_")[0], p.name[:2]} & wanted]
     if not notebooks:
         print("no chapter notebooks found (run `edu-gen build`)", file=sys.stderr)
         return 2
@@ -147,7 +149,11 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_build)
 
     r = sub.add_parser("run", help="execute every chapter and print a claims summary")
-    r.add_argument("chapters", nargs="*", help="chapter numbers such as 01 02 (default: all)")
+    r.add_argument(
+        "chapters",
+        nargs="*",
+        help="chapter numbers such as 01 02 10a (10 = 10a and 10b; default: all)",
+    )
     r.add_argument("--fast", action="store_true", help="FAST mode (minutes for the whole course)")
     r.add_argument("--out", default="build/executed", help="where executed notebooks go")
     r.add_argument("--timeout", type=float, default=1800, help="seconds per cell")

@@ -127,3 +127,18 @@ def test_every_exercise_set_blanks_all_solutions():
         sol = (ROOT / "solutions" / f"{lesson.stem}.ipynb").read_text()
         assert "SOLUTION" not in ex and "SOLUTION" not in sol
         assert ex.count("NotImplementedError(") >= text.count(build.BEGIN)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("01_autoencoders.py", True),
+        ("10a_tabular.py", True),
+        ("10b_x_exercises.py", True),
+        ("1_short.py", False),
+        ("10ab_two_letters.py", False),
+        ("README.md", False),
+    ],
+)
+def test_lesson_names_allow_chapter_parts(name, ok):
+    assert bool(build.LESSON_NAME.match(name)) is ok

@@ -50,3 +50,21 @@ def test_slides_for_every_lesson_drop_setup_cells(tmp_path):
         html = deck.read_text(encoding="utf-8")
         assert "google.colab" not in html, f"{deck.name}: the setup cell leaked into the slides"
         assert 'class="reveal' in html
+
+
+def test_run_selects_chapter_parts(tmp_path, capsys):
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    for name in ("09_a", "10a_b", "10b_c"):
+        nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
+
+    def ran(*chapters: str) -> set[str]:
+        out_dir = tmp_path / f"out_{'_'.join(chapters)}"
+        argv = ["run", "--fast", "--root", str(tmp_path), "--out", str(out_dir), *chapters]
+        assert cli.main(argv) == 0
+        capsys.readouterr()
+        return {p.stem for p in out_dir.glob("*.ipynb")}
+
+    assert ran("10") == {"10a_b", "10b_c"}
+    assert ran("10b") == {"10b_c"}
+    assert ran("09", "10a") == {"09_a", "10a_b"}
