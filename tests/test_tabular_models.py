@@ -67,10 +67,11 @@ SPANS = [
 # ------------------------------------------------------------------ pieces
 def test_span_activation_shapes_and_ranges():
     act = SpanActivation(SPANS, tau=0.2)
-    logits = torch.randn(64, 6) * 3
+    logits = torch.randn(64, 6, generator=torch.Generator().manual_seed(0)) * 3
     out = act(logits)
     assert out.shape == (64, 6)
-    assert (out[:, 0].abs() < 1).all()
+    # float32 tanh rounds to exactly +-1 beyond |x| ~ 9, so the bound is inclusive
+    assert (out[:, 0].abs() <= 1).all()
     torch.testing.assert_close(out[:, 0], torch.tanh(logits[:, 0]))
     torch.testing.assert_close(out[:, 1:4].sum(1), torch.ones(64))
     torch.testing.assert_close(out[:, 4:6].sum(1), torch.ones(64))
