@@ -36,7 +36,6 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from edu_gen.checks import positive_int
 from edu_gen.likelihood import kl_divergence
@@ -308,16 +307,68 @@ def count_modes(
 
 
 # --------------------------------------------------------------------------- models and training
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+}
+
+
+class StackedLinear(nn.Module):
+    r"""``n_models`` independent linear layers evaluated in one batched matrix product.
+
+    :math:`y_s = x_s W_s + b_s` for every model :math:`s`: the input is
+    ``[n_models, batch, in_dim]``, the output ``[n_models, batch, out_dim]``. Each slice is
+    initialised like :class:`torch.nn.Linear`. Training several small networks this way (for
+    several seeds at once) costs about one network's worth of Python overhead per step.
+    """
+
+    def __init__(self, n_models: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.n_models = positive_int("n_models", n_models)
+        bound = 1 / math.sqrt(positive_int("in_dim", in_dim))
+        shape = (n_models, in_dim, positive_int("out_dim", out_dim))
+        self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_models, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.shape[0] != self.n_models or x.shape[2] != self.weight.shape[1]:
+            raise ValueError(
+                f"x: expected shape [{self.n_models}, batch, {self.weight.shape[1]}], got "
+                f"{tuple(x.shape)}"
+            )
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
 def mlp(
-    in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128), slope: float = 0.2
+    in_dim: int,
+    out_dim: int,
+    hidden: Sequence[int] = (128, 128),
+    slope: float = 0.2,
+    *,
+    activation: str = "leaky_relu",
+    n_models: int = 1,
 ) -> nn.Sequential:
-    """A LeakyReLU multilayer perceptron ``in_dim → hidden... → out_dim`` (linear output)."""
+    """A multilayer perceptron ``in_dim → hidden... → out_dim`` (linear output).
+
+    ``activation``: ``"leaky_relu"`` (negative ``slope``), ``"relu"`` or ``"tanh"``. With
+    ``n_models > 1`` every layer is a :class:`StackedLinear`: the network maps
+    ``[n_models, batch, in_dim]`` to ``[n_models, batch, out_dim]``, one independent MLP per model.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: expected one of {list(ACTIVATIONS)}, got {activation!r}")
+    positive_int("n_models", n_models)
+
+    def linear(a: int, b: int) -> nn.Module:
+        return nn.Linear(a, b) if n_models == 1 else StackedLinear(n_models, a, b)
+
     layers: list[nn.Module] = []
     width = positive_int("in_dim", in_dim)
     for h in hidden:
-        layers += [nn.Linear(width, positive_int("hidden", h)), nn.LeakyReLU(slope)]
+        act = nn.LeakyReLU(slope) if activation == "leaky_relu" else ACTIVATIONS[activation]()
+        layers += [linear(width, positive_int("hidden", h)), act]
         width = h
-    layers.append(nn.Linear(width, positive_int("out_dim", out_dim)))
+    layers.append(linear(width, positive_int("out_dim", out_dim)))
     return nn.Sequential(*layers)
 
 
@@ -327,6 +378,11 @@ class GAN(nn.Module):
     With ``pac > 1`` the discriminator sees :func:`pack`-ed groups of ``pac`` samples, so
     its input width is ``pac * data_dim``. The buffer ``step`` counts training steps (saved in
     checkpoints) so that :func:`gan_objective` can alternate the two players.
+
+    ``n_models > 1`` holds that many *independent* GANs (different initial weights, noise and
+    data) trained in lockstep with stacked weights (:class:`StackedLinear`), e.g. one per seed.
+    Batches are then laid out model by model: rows ``[s * m, (s + 1) * m)`` of a batch of
+    ``n_models * m`` rows belong to model ``s``, for real data, samples and critic scores alike.
     """
 
     def __init__(
@@ -336,33 +392,64 @@ class GAN(nn.Module):
         hidden: Sequence[int] = (128, 128),
         pac: int = 1,
         out: nn.Module | None = None,
+        *,
+        activation: str = "leaky_relu",
+        n_models: int = 1,
     ) -> None:
         super().__init__()
         self.data_dim = positive_int("data_dim", data_dim)
         self.latent_dim = positive_int("latent_dim", latent_dim)
         self.pac = positive_int("pac", pac)
-        self.generator = nn.Sequential(mlp(latent_dim, data_dim, hidden), out or nn.Identity())
-        self.discriminator = mlp(pac * data_dim, 1, hidden)
+        self.n_models = positive_int("n_models", n_models)
+        kw = {"activation": activation, "n_models": n_models}
+        self.generator = nn.Sequential(
+            mlp(latent_dim, data_dim, hidden, **kw), out or nn.Identity()
+        )
+        self.discriminator = mlp(pac * data_dim, 1, hidden, **kw)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
+    def _per_model(self, net: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+        """Apply ``net`` to ``x`` of shape ``[n_models * m, k]`` model by model."""
+        if self.n_models == 1:
+            return net(x)
+        if x.shape[0] % self.n_models:
+            raise ValueError(
+                f"x: {x.shape[0]} rows cannot be split evenly among n_models={self.n_models}"
+            )
+        out = net(x.reshape(self.n_models, x.shape[0] // self.n_models, x.shape[1]))
+        return out.reshape(x.shape[0], *out.shape[2:])
+
+    def generate(self, z: Tensor) -> Tensor:
+        """``G(z)`` for latent codes ``z``: ``[n_models * n, latent_dim]``, model by model."""
+        _tensor("z", z)
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z: expected shape [batch, {self.latent_dim}], got {tuple(z.shape)}")
+        return self._per_model(self.generator, z)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` generated samples ``G(z)``, ``z ~ N(0, I)``."""
+        """``n`` generated samples ``G(z)`` per model, ``z ~ N(0, I)``: ``[n_models * n, ...]``."""
         positive_int("n", n)
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
-        return self.generator(z)
+        z = torch.randn(self.n_models * n, self.latent_dim, generator=generator).to(device)
+        return self.generate(z)
 
     def critic(self, x: Tensor, frozen: bool = False) -> Tensor:
         """Discriminator logits (critic scores) of packed ``x``, shape ``[len(x) / pac]``.
 
-        ``frozen=True`` evaluates it with detached parameters: gradients reach ``x`` (and so
-        the generator) but not the discriminator.
+        ``frozen=True`` evaluates it without recording its parameters in the autograd graph:
+        gradients reach ``x`` (and so the generator) but not the discriminator.
         """
         inputs = pack(x.reshape(x.shape[0], -1), self.pac)
         if not frozen:
-            return self.discriminator(inputs).squeeze(-1)
-        params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        return functional_call(self.discriminator, params, (inputs,)).squeeze(-1)
+            return self._per_model(self.discriminator, inputs).squeeze(-1)
+        params = [p for p in self.discriminator.parameters() if p.requires_grad]
+        try:  # the graph is recorded now, so switching back afterwards is safe
+            for p in params:
+                p.requires_grad_(False)
+            return self._per_model(self.discriminator, inputs).squeeze(-1)
+        finally:
+            for p in params:
+                p.requires_grad_(True)
 
 
 GAN_LOSSES = ("saturating", "nonsaturating", "wgan-gp")
@@ -387,14 +474,17 @@ def gan_objective(
 
     def loss_fn(model: GAN, batch: object) -> dict[str, Tensor]:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        n = x.shape[0] - x.shape[0] % model.pac
+        unit = model.pac * model.n_models  # whole packs for every model
+        n = x.shape[0] - x.shape[0] % unit
         if n == 0:
-            raise ValueError(f"batch: expected at least pac={model.pac} samples, got {x.shape[0]}")
+            raise ValueError(
+                f"batch: expected at least pac * n_models = {unit} samples, got {x.shape[0]}"
+            )
         x = x[:n].reshape(n, -1)
         generator_turn = int(model.step) % (n_critic + 1) == n_critic
         model.step += 1
-        fake = model.sample(n)
         if generator_turn:
+            fake = model.sample(n // model.n_models)
             scores = model.critic(fake, frozen=True)
             if loss == "wgan-gp":
                 value = generator_loss_wasserstein(scores)
@@ -403,7 +493,9 @@ def gan_objective(
             else:
                 value = generator_loss_nonsaturating(scores)
         else:
-            real_scores, fake_scores = model.critic(x), model.critic(fake.detach())
+            with torch.no_grad():  # the generator is not updated on this turn
+                fake = model.sample(n // model.n_models)
+            real_scores, fake_scores = model.critic(x), model.critic(fake)
             if loss == "wgan-gp":
                 value = critic_loss_wasserstein(real_scores, fake_scores) + gradient_penalty(
                     model.critic, x, fake, weight=gp_weight, pac=model.pac
@@ -417,8 +509,10 @@ def gan_objective(
 
 __all__: Sequence[str] = (
     "GAN",
+    "ACTIVATIONS",
     "GAN_LOSSES",
     "LOG_4",
+    "StackedLinear",
     "count_modes",
     "critic_loss_wasserstein",
     "discriminator_loss",

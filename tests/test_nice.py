@@ -144,6 +144,60 @@ def test_samples_are_inverse_of_prior_samples():
     torch.testing.assert_close(model(s)[0], h, atol=1e-4, rtol=1e-4)
 
 
+# ------------------------------------------------------------------ logit preprocessing
+def test_logit_transform_matches_torch_distributions_and_autograd():
+    alpha = 0.05
+    x = torch.rand(4, 5, generator=gen(0), dtype=torch.float64)
+    z, log_det = nice.logit_forward(x, alpha)
+    dist = torch.distributions.transforms
+    oracle = dist.ComposeTransform(
+        [dist.AffineTransform(alpha, 1 - 2 * alpha), dist.SigmoidTransform().inv]
+    )
+    torch.testing.assert_close(z, oracle(x))
+    torch.testing.assert_close(log_det, oracle.log_abs_det_jacobian(x, z).sum(-1))
+    fn = lambda v: nice.logit_forward(v, alpha)[0]  # noqa: E731
+    assert log_det[0].item() == pytest.approx(slogdet_of(fn, x[0]), abs=1e-10)
+    torch.testing.assert_close(nice.logit_inverse(z, alpha), x)
+
+
+def test_logit_transform_rejects_values_it_cannot_map():
+    for bad in (torch.tensor([[1.5]]), torch.tensor([[-0.2]]), torch.tensor([[float("nan")]])):
+        with pytest.raises(ValueError, match=r"x: the logit preprocessing expects"):
+            nice.logit_forward(bad, 0.01)
+    for alpha in (0.0, 0.5, -1.0, True):
+        with pytest.raises(ValueError, match="alpha"):
+            nice.logit_forward(torch.tensor([[0.5]]), alpha)
+    with pytest.raises(ValueError, match="alpha"):
+        nice.NICE(4, logit_alpha=0.7)
+
+
+def test_nice_with_logit_is_a_normalised_density():
+    """In 2-D, the density integrates to 1 over the logit's whole domain, a bit beyond [0, 1]."""
+    torch.manual_seed(0)
+    alpha = 0.05
+    model = nice.NICE(2, n_couplings=3, hidden=8, n_hidden=1, logit_alpha=alpha).double()
+    with torch.no_grad():
+        model.scaling.log_scale.copy_(torch.tensor([0.6, -0.2]))
+    lo, hi = -alpha / (1 - 2 * alpha), (1 - alpha) / (1 - 2 * alpha)
+    n = 500
+    t = lo + (hi - lo) * (torch.arange(n, dtype=torch.float64) + 0.5) / n  # cell midpoints
+    xx, yy = torch.meshgrid(t, t, indexing="ij")
+    x = torch.stack([xx.flatten(), yy.flatten()], 1)
+    with torch.no_grad():
+        log_p = model.log_prob(x)
+        mass = log_p.exp().sum() * ((hi - lo) / n) ** 2
+        h, log_det = model(x)
+    assert mass.item() == pytest.approx(1.0, abs=5e-3)
+    # mutation check: without the logit's log-determinant the "density" is far from normalised
+    no_logit_det = nice.prior_log_prob(h, "logistic") + model.scaling.log_scale.sum()
+    wrong = no_logit_det.exp().sum() * ((hi - lo) / n) ** 2
+    assert abs(wrong.item() - 1.0) > 0.5
+    # the inverse undoes the logit too, and samples land inside the logit's domain
+    torch.testing.assert_close(model.inverse(h), x)
+    s = model.sample(1000, generator=gen(2))
+    assert s.min() > lo and s.max() < hi
+
+
 # ------------------------------------------------------------------ discrete data
 def test_dequantize_stays_in_its_cell():
     levels = torch.randint(0, 17, (50, 64), generator=gen(0)).float()
@@ -199,6 +253,8 @@ def _as_normflows(model: nice.NICE):
         mask = torch.zeros(model.dim, dtype=model.scaling.log_scale.dtype)
         mask[layer.i1] = 1
         flows.append(nf.flows.MaskedAffineFlow(mask, t=Shift(layer)))
+    if model.logit_alpha is not None:  # applied last on the way latent -> data
+        flows.append(nf.transforms.Logit(model.logit_alpha))
     base = nf.distributions.DiagGaussian(model.dim, trainable=False)
     return nf.NormalizingFlow(base, flows).to(model.scaling.log_scale.dtype)
 
@@ -212,3 +268,16 @@ def test_log_prob_and_inverse_match_normflows():
     torch.testing.assert_close(oracle.inverse(x), h)  # normflows' inverse is data -> latent
     torch.testing.assert_close(oracle.forward(h), model.inverse(h))
     torch.testing.assert_close(oracle.forward(h), x)
+
+
+def test_logit_nice_matches_normflows_logit_transform():
+    torch.manual_seed(0)
+    model = nice.NICE(6, n_couplings=4, hidden=16, n_hidden=2, prior="gaussian", logit_alpha=0.05)
+    model = model.double()
+    with torch.no_grad():
+        model.scaling.log_scale.copy_(0.5 * torch.randn(6, generator=gen(1), dtype=torch.float64))
+    oracle = _as_normflows(model)
+    x = torch.rand(8, 6, generator=gen(7), dtype=torch.float64)
+    torch.testing.assert_close(model.log_prob(x), oracle.log_prob(x))
+    h, _ = model(x)
+    torch.testing.assert_close(oracle.forward(h), model.inverse(h))
