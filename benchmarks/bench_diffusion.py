@@ -1,10 +1,18 @@
 """DDIM (20 steps) vs DDPM (1000 steps) on the chapter-08 digits ε-model, and sampler overhead.
 
 Part 1 — speed-up at equal model: network calls, wall time and the digits feature-Fréchet
-distance (``edu_gen.metrics.digits_fd``; lower is better, reported with the real-vs-real floor)
-of DDPM ancestral sampling with T = 1000 steps and deterministic DDIM (η = 0) with S = 20 steps,
-both drawing as many samples as the digits test split. Goal (issue 5): DDIM's FD within 10 % of
-DDPM's at ≥ 50× fewer calls.
+distance (``edu_gen.metrics.digits_fd`` against the 360 held-out test digits; lower is better)
+of DDPM ancestral sampling with T = 1000 steps and deterministic DDIM (η = 0) with S = 20 steps.
+Goal (issue 5): DDIM's FD within 10 % of DDPM's at ≥ 50× fewer calls.
+
+The FD of a few hundred samples is noisy (with 360 samples the DDIM20/DDPM1000 ratio of the
+earlier 256 × 3 model ranged from 1.10 to 1.61 over three sampling seeds), so every sampler draws
+``--n`` samples (default 1437, the size of the training split, so the real-vs-real floor exists
+at the same size) for each of ``--seeds`` sampling seeds, and the table reports mean ± standard
+deviation over seeds. Extra rows separate the causes of a gap: DDIM η = 0 with S = 1000 (the
+limit of the deterministic sampler, so "DDIM20 / DDIM1000" is the pure step-count loss), DDIM20
+with x̂_0 clipped into [-1, 1] (``clip=1.0``), quadratic τ and the stochastic η = 1 at S = 20.
+``--table`` adds the chapter-09 S × η table on the same samples budget.
 
 Part 2 — per-step sampler overhead: the same model and x_T run through ``edu_gen``'s DDIM loop
 and through ``diffusers.DDIMScheduler`` (configured to agree: clip_sample=False,
@@ -13,12 +21,15 @@ from 0, so its timestep k is our t = k + 1). The model is a constant ε (no netw
 times are the schedulers' own bookkeeping; both outputs are checked to agree first. Reported:
 median seconds per step over repeats, and the ratio edu_gen / diffusers from the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_diffusion.py [--fast] [--repeats 5]``.
+Run (single-threaded, as the notebooks): ``.venv/bin/python benchmarks/bench_diffusion.py
+[--fast] [--seeds 1 2 3] [--n 1437] [--table] [--train-seed 0] [--repeats 5]`` from
+``notebooks/`` (so the chapter-08 checkpoint is reused).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -27,7 +38,6 @@ import torch
 
 from edu_gen import config, metrics
 from edu_gen import diffusion as dm
-from edu_gen.data import digits
 
 
 class Counter:
@@ -39,25 +49,69 @@ class Counter:
         return self.model(x, t)
 
 
-def quality(model, sched, n: int, seed: int) -> list[dict]:
+def samplers(sched, n: int) -> dict:
+    """name → run(model, generator); DDPM first, DDIM S=20 η=0 second (the goal's pair)."""
+    shape = (n, 64)
+
+    def ddim(**kw):
+        return lambda f, g: dm.ddim_sample(f, sched, shape, generator=g, **kw)
+
+    return {
+        "DDPM T=1000": lambda f, g: dm.ddpm_sample(f, sched, shape, generator=g),
+        "DDIM S=20 η=0": ddim(S=20),
+        "DDIM S=20 η=0 clip": ddim(S=20, clip=1.0),
+        "DDIM S=20 η=0 quad τ": ddim(S=20, spacing="quadratic"),
+        "DDIM S=20 η=1": ddim(S=20, eta=1.0),
+        "DDIM S=50 η=0": ddim(S=50),
+        "DDIM S=1000 η=0": ddim(S=1000),
+    }
+
+
+def quality(model, sched, n: int, seeds: list[int]) -> list[dict]:
     rows = []
-    for name, run in [
-        ("DDPM T=1000", lambda f, g: dm.ddpm_sample(f, sched, (n, 64), generator=g)),
-        ("DDIM S=20 η=0", lambda f, g: dm.ddim_sample(f, sched, (n, 64), S=20, generator=g)),
-    ]:
-        counted = Counter(model)
-        start = time.perf_counter()
-        x, _ = run(counted, torch.Generator().manual_seed(seed))
-        seconds = time.perf_counter() - start
-        rows.append(
-            {
-                "sampler": name,
-                "calls": counted.calls,
-                "seconds": seconds,
-                "fd": metrics.digits_fd(x),
-            }
-        )
+    for name, run in samplers(sched, n).items():
+        fds, secs = [], []
+        for seed in seeds:
+            counted = Counter(model)
+            start = time.perf_counter()
+            x, _ = run(counted, torch.Generator().manual_seed(seed))
+            secs.append(time.perf_counter() - start)
+            fds.append(metrics.digits_fd(x))
+        rows.append({"sampler": name, "calls": counted.calls, "seconds": min(secs), "fd": fds})
+        print(f"  {name}: FD {' '.join(f'{v:.2f}' for v in fds)}", flush=True)
     return rows
+
+
+def eta_s_table(model, sched, n: int, seeds: list[int]) -> None:
+    S_list, eta_list = [10, 20, 50, 100], [0.0, 0.2, 0.5, 1.0]  # noqa: N806
+    print(f"\nS × η table: feature FD, mean ± sd over sampling seeds {seeds}, {n} samples")
+    print("   S | " + " | ".join(f"    η={e:.1f}    " for e in eta_list))
+    for S in S_list:  # noqa: N806
+        cells = []
+        for eta in eta_list:
+            fds = [
+                metrics.digits_fd(
+                    dm.ddim_sample(
+                        model,
+                        sched,
+                        (n, 64),
+                        S=S,
+                        eta=eta,
+                        generator=torch.Generator().manual_seed(seed),
+                    )[0]
+                )
+                for seed in seeds
+            ]
+            cells.append(f"{_mean(fds):6.2f} ± {_sd(fds):4.2f}")
+        print(f"{S:4d} | " + " | ".join(cells), flush=True)
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values)
+
+
+def _sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def overhead(sched, repeats: int, steps: int = 50, batch: int = 64) -> tuple[float, float]:
@@ -107,29 +161,44 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="FAST-mode model (fewer steps)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--n", type=int, default=1437, help="samples per sampler and seed")
+    parser.add_argument("--train-seed", type=int, default=0, help="seed of the ε-model")
+    parser.add_argument("--table", action="store_true", help="also print the S × η table")
     args = parser.parse_args(argv)
     if args.fast:
-        import os
-
         os.environ["EDU_GEN_FAST"] = "1"
-    print("command:", " ".join(sys.argv), "|", config.banner())
-    model, sched, _ = dm.train_digits_denoiser(
-        **dm.digits_denoiser_kwargs(), checkpoint=dm.digits_denoiser_checkpoint(), progress=False
-    )
-    n = len(digits("test", "signed")[0])
-    rows = quality(model, sched, n, args.seed)
-    floor = metrics.real_floor()
-    print(f"\n{n} samples each; real-vs-real feature FD floor {floor:.2f}")
-    print(f"{'sampler':15s} {'calls':>6s} {'seconds':>8s} {'feature FD':>11s}")
-    for r in rows:
-        print(f"{r['sampler']:15s} {r['calls']:6d} {r['seconds']:8.2f} {r['fd']:11.2f}")
-    ddpm, ddim = rows
     print(
-        f"calls ratio DDPM/DDIM = {ddpm['calls'] / ddim['calls']:.0f}x, "
-        f"wall-time ratio = {ddpm['seconds'] / ddim['seconds']:.1f}x, "
-        f"FD ratio DDIM/DDPM = {ddim['fd'] / ddpm['fd']:.3f} (goal <= 1.10)"
+        "command:", " ".join(sys.argv), "|", config.banner(), "| threads", torch.get_num_threads()
     )
+    ckpt = dm.digits_denoiser_checkpoint(args.train_seed)
+    model, sched, _ = dm.train_digits_denoiser(
+        **dm.digits_denoiser_kwargs(), seed=args.train_seed, checkpoint=ckpt, progress=False
+    )
+    print(f"ε-model {ckpt}; {args.n} samples per sampler and seed, seeds {args.seeds}")
+    rows = quality(model, sched, args.n, args.seeds)
+    print(
+        f"\nreal-vs-real feature FD floor: {metrics.real_floor(min(args.n, 1437)):.2f} at "
+        f"{min(args.n, 1437)} samples, {metrics.real_floor():.2f} at 360"
+    )
+    print(f"{'sampler':22s} {'calls':>6s} {'seconds':>8s} {'feature FD (mean ± sd)':>23s}")
+    for r in rows:
+        print(
+            f"{r['sampler']:22s} {r['calls']:6d} {r['seconds']:8.2f} "
+            f"{_mean(r['fd']):14.2f} ± {_sd(r['fd']):4.2f}"
+        )
+    by_name = {r["sampler"]: r for r in rows}
+    ddpm, ddim, limit = by_name["DDPM T=1000"], by_name["DDIM S=20 η=0"], by_name["DDIM S=1000 η=0"]
+    ratios = [b / a for a, b in zip(ddpm["fd"], ddim["fd"], strict=True)]
+    print(
+        f"calls ratio DDPM/DDIM20 = {ddpm['calls'] / ddim['calls']:.0f}x, "
+        f"wall-time ratio = {ddpm['seconds'] / ddim['seconds']:.1f}x, "
+        f"FD ratio DDIM20/DDPM1000 = {_mean(ratios):.3f} (per seed "
+        f"{', '.join(f'{v:.2f}' for v in ratios)}; goal <= 1.10); "
+        f"DDIM20/DDIM1000 (η=0) = {_mean(ddim['fd']) / _mean(limit['fd']):.3f}"
+    )
+    if args.table:
+        eta_s_table(model, sched, args.n, args.seeds)
     try:
         ours, theirs = overhead(sched, args.repeats)
     except ImportError:

@@ -255,11 +255,18 @@ claim(
 #
 # `edu_gen.diffusion.train_digits_denoiser` trains an MLP $\varepsilon_\theta(x_t, t)$ (residual
 # blocks, sinusoidal time embedding) on the 8×8 digits scaled to $[-1, 1]$, through
-# `edu_gen.train.fit`, with the linear schedule and $T = 1000$. The checkpoint is named by mode,
-# and chapter 09 reuses it.
+# `edu_gen.train.fit`, with the linear schedule and $T = 1000$. We sample from an exponential
+# moving average of the weights (decay 0.995), as Ho et al. do: in full mode the raw weights of
+# the last step score a feature FD almost twice as high below (three times as high with chapter
+# 09's 20-step DDIM sampler). The checkpoint is named by mode and size; chapter 09 reuses it.
+#
+# In full mode the network is wide and shallow (384 units, 2 residual blocks, 5000 steps). At
+# the same CPU time, 256 units × 3 blocks × 6000 steps give equally good DDPM samples but much
+# worse deterministic DDIM samples in chapter 09 (feature FD at 20 steps 11.7 vs 7.5, with
+# DDPM at 7.6 vs 7.1; 1437 samples, mean of 3 sampling seeds).
 
 # %%
-EPS_KW = dm.digits_denoiser_kwargs()  # FAST: 2000 steps, 128 units; full: 6000, 256
+EPS_KW = dm.digits_denoiser_kwargs()  # FAST: 2000 steps, 128 × 3 blocks; full: 5000, 384 × 2
 model, sched, history = dm.train_digits_denoiser(
     **EPS_KW, checkpoint=dm.digits_denoiser_checkpoint()
 )

@@ -123,34 +123,41 @@ claim_close(
 #
 # Song et al.'s Table 1 (CIFAR-10, FID, lower is better): with S = 10 steps, η = 0 scores 13.36
 # and η = 1 scores 41.07; the gap closes as S grows. Here is the same table in miniature, scored
-# with the digits feature-Fréchet distance of chapter 08 (every cell uses the same $x_T$ and
-# noise seed). On these small digits η = 0 and small η > 0 are close at S = 10 (with some
-# training seeds η = 0.2 edges ahead by a few per cent); the clear gap is to η = 1, as in the
-# paper. The gap is widest for the weaker FAST-mode model (FD about 22 vs 53) and narrower for
-# the full-mode model (about 16 vs 21); with many steps (S ≥ 50) stochastic sampling (η > 0)
-# catches up and can win here, because its fresh noise corrects the model's errors.
+# with the digits feature-Fréchet distance of chapter 08. Every cell uses the same $x_T$ and
+# noise seed and draws 1437 samples: with only 360 the FD of one cell moves by 1–2 points from
+# one sampling seed to the next, more than the differences between small η we want to see.
+#
+# What we measured (training seeds 0, 1, 2): in full mode η = 0 has the lowest FD of its row at
+# S = 10 and at S = 20 for all three seeds; in FAST mode η = 0.2 sometimes edges ahead by up to
+# 3 % (a weaker model), so the claim below only asks η = 0 to be within 10 % of the best there.
+# At S = 10 η = 0 is 30–55 % below η = 1, as in the paper. With many steps (S ≥ 50) the
+# stochastic samplers catch up and can win, because their fresh noise corrects the model's
+# errors.
 
 # %%
 S_list, eta_list = [10, 20, 50, 100], [0.0, 0.2, 0.5, 1.0]
+n_table = len(digits("train", "signed")[0])  # 1437 samples per cell (the reference: 360 test)
 table = np.zeros((len(S_list), len(eta_list)))
 for i, S in enumerate(S_list):
     for j, eta in enumerate(eta_list):
         x, _ = dm.ddim_sample(
-            model, sched, (n_samples, 64), S=S, eta=eta, generator=torch.Generator().manual_seed(1)
+            model, sched, (n_table, 64), S=S, eta=eta, generator=torch.Generator().manual_seed(1)
         )
         table[i, j] = metrics.digits_fd(x)
-fd_floor = metrics.real_floor()
-print("feature FD (rows S, columns η); real-vs-real floor", round(fd_floor, 1))
+fd_floor = metrics.real_floor(n_table)
+print(f"feature FD (rows S, columns η), {n_table} samples; real-vs-real floor {fd_floor:.2f}")
 print("   S | " + " | ".join(f"η={e:.1f}" for e in eta_list))
 for S, row in zip(S_list, table):
-    print(f"{S:4d} | " + " | ".join(f"{v:5.1f}" for v in row))
+    print(f"{S:4d} | " + " | ".join(f"{v:5.2f}" for v in row))
 claim(
-    "at S = 10 the deterministic sampler (η = 0) is within 10% of the row's best FD and at "
-    "least 20% below η = 1",
-    table[0, 0] <= 1.1 * table[0].min() and table[0, 0] < 0.8 * table[0, -1],
-    fd_eta0=table[0, 0],
-    fd_best=table[0].min(),
-    fd_eta1=table[0, -1],
+    "at S = 10 and S = 20 the deterministic sampler (η = 0) is within 10% of its row's best FD, "
+    "and at S = 10 at least 20% below η = 1",
+    all(table[i, 0] <= 1.1 * table[i].min() for i in (0, 1)) and table[0, 0] < 0.8 * table[0, -1],
+    fd_eta0_S10=table[0, 0],
+    fd_best_S10=table[0].min(),
+    fd_eta0_S20=table[1, 0],
+    fd_best_S20=table[1].min(),
+    fd_eta1_S10=table[0, -1],
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -165,6 +172,16 @@ claim(
 # $\varepsilon$ is known exactly, $\mathbb E[\varepsilon\mid x_t] = \sqrt{1-\bar\alpha_t}
 # (x_t - \sqrt{\bar\alpha_t}\mu)/(\bar\alpha_t v + 1 - \bar\alpha_t)$, so any error left is the
 # discretisation's.
+#
+# With the trained model we report the mean and the median over 128 test digits, and how many
+# codes went astray ($\lVert x_T\rVert > 20$; a Gaussian $x_T$ in 64 dimensions has norm about
+# 8). The full-mode network encodes a few digits into codes that run away at large $t$ once
+# $S \ge 100$ (0–2 of 128 at S = 100, 1–5 at S = 200, training seeds 0–2): $\hat x_0 =
+# (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ divides ε-errors by a
+# tiny $\sqrt{\bar\alpha_t}$ and the forward run feeds them back, so those digits dominate the
+# mean (training seed 1: mean MSE 17 at S = 200, median $10^{-4}$). The FAST-mode model and a
+# 256 × 3 network trained for full mode showed no such digit. The claim below is therefore
+# about the median, which fell with S for all six models we tried (3 seeds × 2 modes).
 
 # %%
 x_all, _ = digits("train", "signed")
@@ -176,17 +193,21 @@ x0_gauss = mu + var**0.5 * torch.randn(
 S_rec = [10, 20, 50, 100, 200]
 
 
-def reconstruction_mse(eps_model, x0, S):
+def reconstruction(eps_model, x0, S):
+    """Per-example MSE of decode(encode(x0)) with S steps, and the norms of the codes x_T."""
     xT = dm.ddim_invert(eps_model, sched, x0, S=S)  # noqa: N806
     back, _ = dm.ddim_sample(eps_model, sched, x0.shape, S=S, eta=0.0, x_T=xT, dtype=x0.dtype)
-    return (back - x0).pow(2).mean().item()
+    return (back - x0).pow(2).mean(1), xT.norm(dim=1)
 
 
-mse_exact = [reconstruction_mse(exact, x0_gauss, S) for S in S_rec]
-mse_model = [reconstruction_mse(model, x_test[:128], S) for S in S_rec]
-print("   S | exact ε (Gaussian data) | trained model (digits)")
-for S, e1, e2 in zip(S_rec, mse_exact, mse_model):
-    print(f"{S:4d} | {e1:23.2e} | {e2:.2e}")
+mse_exact = [reconstruction(exact, x0_gauss, S)[0].mean().item() for S in S_rec]
+rec_model = [reconstruction(model, x_test[:128], S) for S in S_rec]
+mean_model = [err.mean().item() for err, _ in rec_model]
+median_model = [err.median().item() for err, _ in rec_model]
+astray = [int((norm > 20).sum()) for _, norm in rec_model]
+print("   S | exact ε, Gaussian data (mean) | digits: mean | median   | codes astray")
+for S, e1, e2, e3, k in zip(S_rec, mse_exact, mean_model, median_model, astray):
+    print(f"{S:4d} | {e1:29.2e} | {e2:12.2e} | {e3:.2e} | {k:3d} of 128")
 claim(
     "reconstruction error of encode→decode falls as S grows (exact ε, Gaussian data)",
     all(np.diff(mse_exact) < 0) and mse_exact[-1] < 0.1 * mse_exact[0],
@@ -194,10 +215,11 @@ claim(
     mse_S200=mse_exact[-1],
 )
 claim(
-    "reconstruction error falls as S grows (trained digits model, S = 10 → 200)",
-    mse_model[-1] < 0.5 * mse_model[0],
-    mse_S10=mse_model[0],
-    mse_S200=mse_model[-1],
+    "the median reconstruction error falls as S grows (trained digits model, S = 10 → 200)",
+    all(np.diff(median_model) < 0) and median_model[-1] < 0.1 * median_model[0],
+    median_S10=median_model[0],
+    median_S200=median_model[-1],
+    mean_S200=mean_model[-1],
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -294,5 +316,10 @@ claim("a DDIM sample costs exactly S network calls", n_calls == S_time, calls=n_
 #   $q_\sigma$; choosing σ (η) and the sub-sequence τ changes the sampler, not the model.
 # * η = 1 on every step is exactly DDPM; η = 0 is a deterministic implicit model that keeps its
 #   quality with few steps, can be inverted (encode $x_0\to x_T$) and interpolated in $x_T$.
-# * Cost is S network calls: 20 DDIM steps instead of 1000 DDPM steps is a 50× saving;
-#   `benchmarks/bench_diffusion.py` measures the quality kept at that speed-up.
+# * Cost is S network calls: 20 DDIM steps instead of 1000 DDPM steps is a 50× saving.
+#   `benchmarks/bench_diffusion.py` measures the quality kept (1437 samples, 3 sampling seeds):
+#   with the full-mode model DDIM S = 20 scores FD 7.5 ± 0.4 against DDPM's 7.1 ± 0.2, a ratio
+#   of 1.06 (the same network 256 units wide and 3 blocks deep scored 1.5: a deterministic
+#   sampler is less forgiving of an inaccurate ε-model than ancestral sampling, whose fresh noise
+#   washes errors out). For comparison, Song et al.'s Table 1 gives 6.84 for S = 20, η = 0
+#   against 4.73 for η = 1 on all 1000 steps.
