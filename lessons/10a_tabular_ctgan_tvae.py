@@ -594,14 +594,21 @@ print(
 
 # %%
 ctgan_epochs = config.pick(200, 40)
-ctgan = CTGAN(
-    schema,
-    generator_dims=(128, 128),
-    discriminator_dims=(128, 128),
-    lr=1e-3,
-    seed=SEED,
-    device=device,
-)
+
+
+def small_ctgan(table_schema, seed):
+    """CTGAN with the chapter's CPU-sized settings (128-unit layers, learning rate 1e-3)."""
+    return CTGAN(
+        table_schema,
+        generator_dims=(128, 128),
+        discriminator_dims=(128, 128),
+        lr=1e-3,
+        seed=seed,
+        device=device,
+    )
+
+
+ctgan = small_ctgan(schema, SEED)
 ctgan.fit(
     train,
     epochs=ctgan_epochs,
@@ -801,14 +808,7 @@ display(rare_table.round(4))
 # One CTGAN run per seed: the model above, plus two more seeds in full mode.
 rare_runs = {SEED: ctgan}
 for s in config.pick((SEED + 1, SEED + 2), ()):
-    rare_runs[s] = CTGAN(
-        schema,
-        generator_dims=(128, 128),
-        discriminator_dims=(128, 128),
-        lr=1e-3,
-        seed=s,
-        device=device,
-    )
+    rare_runs[s] = small_ctgan(schema, s)
     rare_runs[s].fit(
         train,
         epochs=ctgan_epochs,
@@ -880,14 +880,7 @@ else:
 ring = tables.ring()
 ring_train = ring.sample(config.pick(5000, 2000), seed=SEED)
 ring_test = ring.sample(2000, seed=SEED + 100)
-ring_ctgan = CTGAN(
-    ring.schema,
-    generator_dims=(128, 128),
-    discriminator_dims=(128, 128),
-    lr=1e-3,
-    seed=SEED,
-    device=device,
-)
+ring_ctgan = small_ctgan(ring.schema, SEED)
 ring_ctgan.fit(
     ring_train,
     epochs=config.pick(100, 10),
