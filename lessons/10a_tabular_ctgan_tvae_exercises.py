@@ -30,14 +30,17 @@ import torch
 from edu_gen import config, gan
 from edu_gen.data import tables
 from edu_gen.grading import check
+from edu_gen.grading.specs.ch10a import (
+    ref_conditional_vector,
+    ref_mode_normalize,
+    ref_packed_gradient_penalty,
+)
 from edu_gen.tabular.ctgan import Discriminator
 from edu_gen.tabular.sampler import ConditionalSampler, category_probabilities
 from edu_gen.tabular.transformer import (
     ALPHA_LIMIT,
     DataTransformer,
     mode_denormalize,
-    mode_log_responsibilities,
-    mode_normalize,
 )
 
 config.seed_everything(0)
@@ -81,13 +84,7 @@ result_mode = check("10a.mode_normalize", mode_normalize_argmax)
 
 
 # %%
-def reference_mode_normalize(x, means, stds, weights):
-    k = mode_log_responsibilities(x, means, stds, weights).argmax(1)
-    alpha = np.clip(mode_normalize(x, k, means, stds), -ALPHA_LIMIT, ALPHA_LIMIT)
-    return alpha, np.eye(len(means))[k]
-
-
-encode_fn = result_mode.choose(mode_normalize_argmax, reference_mode_normalize)
+encode_fn = result_mode.choose(mode_normalize_argmax, ref_mode_normalize)
 mixed_table = tables.mixed()
 mixed_frame = mixed_table.sample(5000, seed=0)
 transformer = DataTransformer(mixed_table.schema, seed=0).fit(mixed_frame)
@@ -183,15 +180,7 @@ result_cond = check("10a.conditional_vector", conditional_vector)
 # %%
 fair_transformer = DataTransformer(schema, seed=0).fit(frame)
 sampler = ConditionalSampler(fair_transformer.transform(frame), fair_transformer.discrete_spans)
-
-
-def reference_conditional_vector(span, category, widths):
-    """The sampler's own vectors, one condition at a time (slow but plain)."""
-    rows = [sampler.condition_on(int(j), int(c), 1) for j, c in zip(span, category)]
-    return torch.cat([r.cond for r in rows]), torch.cat([r.mask for r in rows])
-
-
-cond_fn = result_cond.choose(conditional_vector, reference_conditional_vector)
+cond_fn = result_cond.choose(conditional_vector, ref_conditional_vector)
 batch = sampler.sample_train(1000, generator=torch.Generator().manual_seed(0))
 cond, mask = cond_fn(batch.span, batch.category, sampler.widths.tolist())
 same = torch.equal(cond, batch.cond) and torch.equal(mask, batch.mask)
@@ -239,10 +228,7 @@ result_gp = check("10a.packed_gradient_penalty", packed_gradient_penalty)
 # per-row penalty would push the critic away from a perfectly 1-Lipschitz function.
 
 # %%
-gp_fn = result_gp.choose(
-    packed_gradient_penalty,
-    lambda c, r, f, e, p: gan.gradient_penalty(c, r, f, pac=p, eps=e),
-)
+gp_fn = result_gp.choose(packed_gradient_penalty, ref_packed_gradient_penalty)
 encoded_fair = torch.from_numpy(fair_transformer.transform(frame))
 g = torch.Generator().manual_seed(0)
 real_rows = encoded_fair[torch.randperm(len(encoded_fair), generator=g)[:500]]

@@ -43,7 +43,7 @@ from edu_gen.tabular.transformer import Span
 
 Tensor = torch.Tensor
 
-__all__ = ["Condition", "ConditionalSampler", "category_probabilities"]
+__all__ = ["Condition", "ConditionalSampler", "category_probabilities", "conditional_vector"]
 
 FREQUENCIES = ("real", "log")
 
@@ -63,6 +63,28 @@ class Condition:
     span: Tensor
     category: Tensor
     rows: Tensor | None = None
+
+
+def conditional_vector(
+    span: Tensor, category: Tensor, widths: Sequence[int]
+) -> tuple[Tensor, Tensor]:
+    r"""The conditional vector and mask of a batch of (column, category) conditions.
+
+    For row :math:`i` conditioned on category :math:`c_i` of discrete column :math:`j_i`:
+    ``cond[i]`` is one-hot at :math:`o_{j_i} + c_i` over all conditioned categories, where
+    :math:`o_j = \sum_{l<j} w_l` adds the widths of the columns before :math:`j`, and
+    ``mask[i]`` is the one-hot :math:`e_{j_i}` over the columns.
+    """
+    batch = len(span)
+    offsets = torch.zeros(len(widths), dtype=torch.long)
+    offsets[1:] = torch.as_tensor(list(widths[:-1]), dtype=torch.long).cumsum(0)
+    cond = torch.zeros(batch, int(sum(widths)))
+    mask = torch.zeros(batch, len(widths))
+    if len(widths):
+        rows = torch.arange(batch)
+        cond[rows, offsets[span] + category] = 1.0
+        mask[rows, span] = 1.0
+    return cond, mask
 
 
 def category_probabilities(counts: np.ndarray, log_frequency: bool = True) -> np.ndarray:
@@ -164,12 +186,7 @@ class ConditionalSampler:
         return self.generator if generator is None else generator
 
     def _build(self, span: Tensor, category: Tensor, rows: Tensor | None) -> Condition:
-        batch = len(span)
-        cond = torch.zeros(batch, self.cond_dim)
-        mask = torch.zeros(batch, self.n_spans)
-        if self.n_spans:
-            cond[torch.arange(batch), self._offsets[span] + category] = 1.0
-            mask[torch.arange(batch), span] = 1.0
+        cond, mask = conditional_vector(span, category, self.widths.tolist())
         return Condition(cond, mask, span, category, rows)
 
     def sample_train(self, batch: int, generator: torch.Generator | None = None) -> Condition:

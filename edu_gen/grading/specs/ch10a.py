@@ -8,11 +8,10 @@ import torch
 
 from edu_gen import gan
 from edu_gen.grading.core import Exercise, register, seeded_generator
-from edu_gen.tabular.sampler import ConditionalSampler, category_probabilities
+from edu_gen.tabular.sampler import category_probabilities, conditional_vector
 from edu_gen.tabular.transformer import (
     ALPHA_LIMIT,
     STD_MULTIPLIER,
-    Span,
     mode_log_responsibilities,
     mode_normalize,
 )
@@ -21,23 +20,26 @@ from edu_gen.tabular.transformer import (
 
 
 def _mixture_inputs(seed: int) -> dict:
-    """A 1-D mixture with unequal weights and stds, and values that include far outliers.
+    """A 1-D mixture whose modes differ clearly in width and weight, and values on a grid.
 
-    The layout makes the planted mistakes visible: a heavy narrow mode next to a light wide
-    one (weights and 1/sigma both matter for the most responsible mode) and a few values
-    more than 4 sigma from every mean (clipping matters).
+    The layout makes every planted mistake visible: stds spread over a factor 8 and weights
+    at least 5x apart (so dropping w_k or the 1/sigma_k of the density moves the most
+    responsible mode somewhere), a grid of values across all modes (it crosses the mode
+    boundaries where the mistakes disagree), and two values more than 4 sigma from every
+    mean (clipping matters).
     """
     rng = np.random.default_rng(seed)
     k = 2 + seed % 3
     means = np.sort(rng.uniform(-6, 6, size=k))
-    stds = rng.uniform(0.2, 2.0, size=k)
-    weights = rng.dirichlet(np.full(k, 0.7))
-    weights = np.clip(weights, 0.03, None)
+    stds = rng.permutation(np.geomspace(0.25, 2.0, k))
+    weights = rng.permutation(5.0 ** np.arange(k))
     weights = weights / weights.sum()
     n = 30 + seed % 11
     comp = rng.choice(k, size=n, p=weights)
-    x = means[comp] + stds[comp] * rng.standard_normal(n)
-    x[:3] = [means.min() - 6 * stds.max(), means.max() + 6 * stds.max(), means.mean()]
+    sampled = means[comp] + stds[comp] * rng.standard_normal(n)
+    grid = np.linspace(means.min() - 3 * stds.max(), means.max() + 3 * stds.max(), 400)
+    far = [means.min() - 6 * stds.max(), means.max() + 6 * stds.max()]
+    x = np.concatenate([far, grid, sampled])
     return {"x": x, "means": means, "stds": stds, "weights": weights}
 
 
@@ -141,23 +143,9 @@ register(
 # ------------------------------------------------------------------ conditional vector
 
 
-def _sampler_for(widths: list[int]) -> ConditionalSampler:
-    """A sampler over one-hot columns of the given widths (every category present once)."""
-    n = max(widths)
-    data = np.zeros((n, sum(widths)), dtype=np.float32)
-    spans, start = [], 0
-    for j, w in enumerate(widths):
-        data[np.arange(n), start + np.arange(n) % w] = 1.0
-        spans.append(Span(f"c{j}", start, start + w, "softmax", "category"))
-        start += w
-    return ConditionalSampler(data, spans)
-
-
 def ref_conditional_vector(span, category, widths):
-    """cond and mask of each row, built by the package's sampler (one condition at a time)."""
-    sampler = _sampler_for(list(widths))
-    rows = [sampler.condition_on(int(j), int(c), 1) for j, c in zip(span, category, strict=True)]
-    return torch.cat([r.cond for r in rows]), torch.cat([r.mask for r in rows])
+    """cond and mask of each row: the package's :func:`conditional_vector`."""
+    return conditional_vector(span, category, widths)
 
 
 def _cond_inputs(seed: int) -> dict:
