@@ -307,10 +307,10 @@ def count_modes(
 
 
 # --------------------------------------------------------------------------- models and training
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "leaky_relu": lambda: nn.LeakyReLU(0.2),
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
+_ACTIVATIONS: dict[str, Callable[[float], nn.Module]] = {  # name -> module given the slope
+    "leaky_relu": nn.LeakyReLU,
+    "relu": lambda _slope: nn.ReLU(),
+    "tanh": lambda _slope: nn.Tanh(),
 }
 
 
@@ -355,8 +355,8 @@ def mlp(
     ``n_models > 1`` every layer is a :class:`StackedLinear`: the network maps
     ``[n_models, batch, in_dim]`` to ``[n_models, batch, out_dim]``, one independent MLP per model.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {list(ACTIVATIONS)}, got {activation!r}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation: expected one of {list(_ACTIVATIONS)}, got {activation!r}")
     positive_int("n_models", n_models)
 
     def linear(a: int, b: int) -> nn.Module:
@@ -365,8 +365,7 @@ def mlp(
     layers: list[nn.Module] = []
     width = positive_int("in_dim", in_dim)
     for h in hidden:
-        act = nn.LeakyReLU(slope) if activation == "leaky_relu" else ACTIVATIONS[activation]()
-        layers += [linear(width, positive_int("hidden", h)), act]
+        layers += [linear(width, positive_int("hidden", h)), _ACTIVATIONS[activation](slope)]
         width = h
     layers.append(linear(width, positive_int("out_dim", out_dim)))
     return nn.Sequential(*layers)
@@ -483,8 +482,9 @@ def gan_objective(
         x = x[:n].reshape(n, -1)
         generator_turn = int(model.step) % (n_critic + 1) == n_critic
         model.step += 1
-        if generator_turn:
+        with torch.set_grad_enabled(generator_turn):  # G is updated on its turns only
             fake = model.sample(n // model.n_models)
+        if generator_turn:
             scores = model.critic(fake, frozen=True)
             if loss == "wgan-gp":
                 value = generator_loss_wasserstein(scores)
@@ -493,8 +493,6 @@ def gan_objective(
             else:
                 value = generator_loss_nonsaturating(scores)
         else:
-            with torch.no_grad():  # the generator is not updated on this turn
-                fake = model.sample(n // model.n_models)
             real_scores, fake_scores = model.critic(x), model.critic(fake)
             if loss == "wgan-gp":
                 value = critic_loss_wasserstein(real_scores, fake_scores) + gradient_penalty(
@@ -509,7 +507,6 @@ def gan_objective(
 
 __all__: Sequence[str] = (
     "GAN",
-    "ACTIVATIONS",
     "GAN_LOSSES",
     "LOG_4",
     "StackedLinear",

@@ -280,12 +280,8 @@ def test_stacked_gan_is_several_independent_gans(pac):
     ]
     torch.testing.assert_close(got, torch.stack(per_model).mean())
     # mutation check: reading the rows in the wrong order (interleaved models) would be caught
-    wrong = stacked.discriminator(pack(x, pac).reshape(-1, 3, 2 * pac).transpose(0, 1))
+    wrong = stacked.discriminator(gan.pack(x, pac).reshape(-1, 3, 2 * pac).transpose(0, 1))
     assert not torch.allclose(wrong.reshape(-1), scores)
-
-
-def pack(x, pac):
-    return gan.pack(x, pac)
 
 
 def test_stacked_gan_gradients_are_per_model():
