@@ -1,7 +1,7 @@
 """DDIM (20 steps) vs DDPM (1000 steps) on the chapter-08 digits ε-model, and sampler overhead.
 
 Part 1 — speed-up at equal model: network calls, wall time and the digits feature-Fréchet
-distance (``edu_gen.metrics.digits_fd`` against the 360 held-out test digits; lower is better)
+distance (``frechet.digits_fd`` against the 360 held-out test digits; lower is better)
 of DDPM ancestral sampling with T = 1000 steps and deterministic DDIM (η = 0) with S = 20 steps.
 Goal (issue 5): DDIM's FD within 10 % of DDPM's at ≥ 50× fewer calls.
 
@@ -36,8 +36,9 @@ import time
 
 import torch
 
-from edu_gen import config, metrics
-from edu_gen import diffusion as dm
+from edu_gen.core import config
+from edu_gen.evaluation import frechet as metrics
+from edu_gen.models import diffusion as dm
 
 
 class Counter:

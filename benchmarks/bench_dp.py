@@ -1,6 +1,6 @@
 """DP training overhead of CTAB-GAN+ on the Fair table: private vs non-private ``fit``.
 
-Three configurations of :class:`edu_gen.tabular.ctabgan_plus.CTABGANPlus`, same networks,
+Three configurations of :class:`CTABGANPlus`, same networks,
 batch size, epochs and classifier epochs, torch set to one thread, timed in one run with the
 repeats interleaved (median of ``--repeat`` runs, default 3):
 
@@ -23,7 +23,7 @@ import time
 import torch
 
 from edu_gen.data.tables import fair, train_test_split_table
-from edu_gen.tabular.ctabgan_plus import CTABGANPlus
+from edu_gen.tabular.synthesizers.ctabgan_plus import CTABGANPlus
 
 NETS = dict(
     embedding_dim=64,

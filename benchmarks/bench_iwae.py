@@ -1,7 +1,7 @@
-"""One IWAE training epoch: the vectorised bound of ``edu_gen.iwae`` vs a per-sample loop.
+"""One IWAE training epoch: the vectorised bound of ``edu_gen.models.iwae`` vs a per-sample loop.
 
 Both versions train the same chapter-05 VAE (Bernoulli decoder, 16 latent units) for one
-epoch over the binarised digits with ``edu_gen.train.fit`` and the same seed. The
+epoch over the binarised digits with ``edu_gen.core.train.fit`` and the same seed. The
 vectorised loss draws all ``k`` samples as one ``[k, N, d]`` tensor and runs the decoder
 once; the loop draws and decodes one sample at a time and stacks the ``k`` log-weights
 before the same ``logsumexp``. Before timing, both are checked to give the same bound on
@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from edu_gen import iwae, vae
+from edu_gen.core.distributions import log_normal
+from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
-from edu_gen.gaussian import log_normal
-from edu_gen.train import fit
+from edu_gen.models import iwae, vae
 
 
 def looped_log_weights(model, x, k, eps=None):

@@ -1,11 +1,11 @@
-"""NICE on the digits: ``edu_gen.nice`` vs the same model built in ``normflows``.
+"""NICE on the digits: ``edu_gen.models.nice`` vs the same model built in ``normflows``.
 
 Both flows have the same size (the chapter's logit preprocessing, 4 additive couplings with
 the same ``m`` networks, a diagonal scaling, a Gaussian prior — normflows has no logistic base
 distribution) and start from the same weights; the script first checks that they give the same
 log-likelihood. Timed, each in the same run:
 
-* one training epoch over the dequantised training digits with ``edu_gen.train.fit``
+* one training epoch over the dequantised training digits with ``edu_gen.core.train.fit``
   (batch 64, Adam), the loss being each library's own ``-log_prob``;
 * one log-prob evaluation of the whole test split (no gradients).
 
@@ -22,9 +22,9 @@ import time
 
 import torch
 
-from edu_gen import nice
+from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
-from edu_gen.train import fit
+from edu_gen.models import nice
 
 
 class _Shift(torch.nn.Module):
@@ -118,7 +118,7 @@ def main() -> None:
 
     rows = []
     for name, build in (
-        ("edu_gen.nice", lambda: make_model(args.hidden, args.n_hidden, alpha)),
+        ("edu_gen.models.nice", lambda: make_model(args.hidden, args.n_hidden, alpha)),
         ("normflows", lambda: as_normflows(make_model(args.hidden, args.n_hidden, alpha))),
     ):
         epochs = [time_epoch(build()) for _ in range(args.repeats)]

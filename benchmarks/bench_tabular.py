@@ -167,15 +167,15 @@ def worker_ctgan(work: str, epochs: int, seed: int) -> dict:
 def worker_edu_gen(work: str, epochs: int, seed: int) -> dict:
     import torch
 
-    from edu_gen.tabular.ctgan import CTGAN
-    from edu_gen.tabular.transformer import DataTransformer
+    from edu_gen.tabular.encoding.transformer import DataTransformer
+    from edu_gen.tabular.synthesizers.ctgan import CTGAN
 
     torch.set_num_threads(1)
     train, schema = _read(work)
     t0 = time.perf_counter()
     DataTransformer(schema, seed=seed).fit(train).transform(train)
     prep = time.perf_counter() - t0
-    import edu_gen.tabular.ctgan as ours
+    import edu_gen.tabular.synthesizers.ctgan as ours
 
     stamps: list[float] = []
     epoch_iter = ours._Batches.__iter__
@@ -228,7 +228,7 @@ def worker_time_to_auc(lib: str, table: str, epochs: int, every: int, seed: int)
             {"epoch": epochs, "seconds": elapsed, "auc": q["auc_forest"], "rare": q["rare_ratio"]}
         )
         return {"points": points}
-    from edu_gen.tabular.ctgan import CTGAN
+    from edu_gen.tabular.synthesizers.ctgan import CTGAN
 
     elapsed = 0.0
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Overhead of ``edu_gen.train.fit`` against a plain PyTorch loop on the chapter-01 model.
+"""Overhead of ``edu_gen.core.train.fit`` against a plain PyTorch loop on the chapter-01 model.
 
 Both loops train the same autoencoder on the same digits DataLoader for the same number
 of steps; ``fit`` additionally logs history, checks every loss for NaN, and (second row)
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from edu_gen import autoencoder as ae
+from edu_gen.core.train import fit
 from edu_gen.data import digits_loader
-from edu_gen.train import fit
+from edu_gen.models import autoencoder as ae
 
 
 def objective(model, batch):

@@ -2,6 +2,6 @@
 
 import sys
 
-from edu_gen.cli import main
+from edu_gen.course.cli import main
 
 sys.exit(main())

@@ -41,12 +41,12 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from edu_gen import config
-from edu_gen import likelihood as lik
-from edu_gen.claims import claim, claim_close
-from edu_gen.widgets import explore
+from edu_gen.core import config, rng
+from edu_gen.course.claims import claim, claim_close
+from edu_gen.course.widgets import explore
+from edu_gen.models import likelihood as lik
 
-g = config.seed_everything(0)
+g = rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown] slideshow={"slide_type": "slide"}

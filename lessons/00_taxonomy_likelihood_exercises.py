@@ -26,11 +26,11 @@ import math
 
 import torch
 
-from edu_gen import config
-from edu_gen import likelihood as lik
-from edu_gen.grading import check
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
+from edu_gen.models import likelihood as lik
 
-g = config.seed_everything(0)
+g = rng.seed_everything(0)
 print(config.banner())
 
 p_data = lik.GaussianMixture1D(weights=(0.3, 0.7), means=(-2.0, 1.5), stds=(0.6, 0.8))

@@ -38,14 +38,15 @@
 import matplotlib.pyplot as plt
 import torch
 
-from edu_gen import autoencoder as ae
-from edu_gen import config, viz
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
+from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
-from edu_gen.train import fit
-from edu_gen.widgets import explore
+from edu_gen.models import autoencoder as ae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -76,7 +77,7 @@ plt.show()
 #
 # $s_f, s_g$ are element-wise non-linearities (sigmoid, ReLU, or the identity). With $K < D$
 # the code is a *bottleneck*: the network cannot simply copy $x$. Deeper encoders stack
-# several such layers. `edu_gen.autoencoder.Autoencoder` builds the MLP version.
+# several such layers. `edu_gen.models.autoencoder.Autoencoder` builds the MLP version.
 
 # %%
 model = ae.Autoencoder(in_dim=64, bottleneck=2, hidden=(128, 64))
@@ -124,7 +125,7 @@ claim_close(
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training an autoencoder with a 2-D code
 #
-# `edu_gen.train.fit` is the one training loop of the course: a progress bar, a loss
+# `edu_gen.core.train.fit` is the one training loop of the course: a progress bar, a loss
 # history, and a checkpoint so that an interrupted run (a Colab disconnect) resumes where
 # it stopped. The loss function receives a batch `(x, y)`; the labels are not used.
 
@@ -265,7 +266,7 @@ widths = [2, 4, 8, 16, 32]
 steps_sweep = config.pick(3000, 400)
 sweep = {"autoencoder": [], "PCA": []}
 for k in widths:
-    config.seed_everything(k)
+    rng.seed_everything(k)
     net = ae.Autoencoder(64, k, hidden=(128,))
     fit(
         net,
@@ -337,7 +338,7 @@ table = {}
 for view in ("binary", "unit"):
     x_eval, _ = digits("test", view)
     for name, objective in (("cross-entropy", ce_objective), ("squared error", mse_on_sigmoid)):
-        config.seed_everything(0)
+        rng.seed_everything(0)
         net = ae.Autoencoder(64, 8, hidden=(128,), out_activation="identity")  # outputs logits
         fit(
             net,

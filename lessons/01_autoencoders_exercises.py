@@ -24,12 +24,12 @@
 # %% tags=["setup"]
 import torch
 
-from edu_gen import autoencoder as ae
-from edu_gen import config
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
 from edu_gen.data import digits
-from edu_gen.grading import check
+from edu_gen.models import autoencoder as ae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown]

@@ -49,14 +49,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from edu_gen import autoencoder as ae
-from edu_gen import config, dae, viz
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
+from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
-from edu_gen.train import fit
-from edu_gen.widgets import explore
+from edu_gen.models import autoencoder as ae
+from edu_gen.models import dae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -108,7 +110,7 @@ def make_autoencoder():
 # * **Salt-and-pepper noise**: the chosen components are set to the minimum or the maximum
 #   value (0 or 1 here) with probability ½ each.
 #
-# All three functions in `edu_gen.dae` take an optional `torch.Generator`, so a figure or a
+# All three functions in `edu_gen.models.dae` take an optional `torch.Generator`, so a figure or a
 # test can redraw exactly the same noise.
 
 # %%
@@ -186,7 +188,7 @@ explore(show_corruption, kind=["gaussian", "masking", "salt_and_pepper"], level=
 # %%
 gauss = dae.corruption("gaussian", SIGMA)
 masking = dae.corruption("masking", NU)
-config.seed_everything(0)
+rng.seed_everything(0)
 untrained = make_autoencoder()
 print(
     f"denoising loss of an untrained model on a training batch: "
@@ -218,7 +220,7 @@ print(
 
 # %%
 TOY_SIGMA = 0.2
-config.seed_everything(1)
+rng.seed_everything(1)
 circle = dae.toy_manifold(config.pick(4000, 2000), torch.Generator().manual_seed(1))
 toy_loader = DataLoader(
     TensorDataset(circle), batch_size=128, shuffle=True, generator=torch.Generator().manual_seed(1)
@@ -349,7 +351,7 @@ for seed, (name, objective, tag) in enumerate(
         ("DAE (masking)", dae.dae_objective(masking), "mask"),
     )
 ):
-    config.seed_everything(seed)
+    rng.seed_everything(seed)
     model = make_autoencoder()
     fit(
         model,
@@ -424,7 +426,7 @@ def wrong_target_objective(model, batch):
     return ae.l2_loss(x_tilde, model(x_tilde))  # target x̃: the mistake
 
 
-config.seed_everything(1)
+rng.seed_everything(1)
 wrong = make_autoencoder()
 fit(
     wrong,
@@ -471,7 +473,7 @@ claim(
 # masking noise ($\nu = 0.3$) on all training images, *without* their labels.
 
 # %%
-config.seed_everything(3)
+rng.seed_everything(3)
 stack = dae.StackedDAE(D, (128, 64))
 random_stack = copy.deepcopy(stack)  # the same initial weights, kept aside for a baseline
 stack_histories = dae.pretrain_stack(

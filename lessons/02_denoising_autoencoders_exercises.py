@@ -30,13 +30,15 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from edu_gen import autoencoder as ae
-from edu_gen import config, dae, viz
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.grading import check
 from edu_gen.data import digits, digits_loader
-from edu_gen.grading import check
-from edu_gen.train import fit
+from edu_gen.models import autoencoder as ae
+from edu_gen.models import dae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -157,7 +159,7 @@ def objective(model, batch):
     return loss_fn(model, x, my_corrupt)
 
 
-config.seed_everything(0)
+rng.seed_everything(0)
 model = ae.Autoencoder(64, 128, hidden=(), code_activation="relu", out_activation="sigmoid")
 fit(
     model,
@@ -213,7 +215,7 @@ def toy_objective(model, batch):
     return loss_fn(model, x, lambda p: gauss_fn(p, TOY_SIGMA, None))
 
 
-config.seed_everything(0)
+rng.seed_everything(0)
 circle = dae.toy_manifold(2000, torch.Generator().manual_seed(0))
 toy = torch.nn.Sequential(
     torch.nn.Linear(2, 64),

@@ -50,15 +50,17 @@ import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 from torch.utils.data import DataLoader, TensorDataset
 
-from edu_gen import config, vae, viz
-from edu_gen import elbo as E
-from edu_gen import topics as tp
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.distributions import log_normal
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, digits_loader
-from edu_gen.gaussian import log_normal
-from edu_gen.train import fit
+from edu_gen.models import elbo as E
+from edu_gen.models import topics as tp
+from edu_gen.models import vae
 
-g = config.seed_everything(0)
+g = rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -311,7 +313,7 @@ claim(
 # $\log p(x)\approx\log\sum_g p(x\mid z_g)\,p(z_g)\,\Delta$.
 
 # %%
-config.seed_everything(0)
+rng.seed_everything(0)
 digits_vae = vae.make_vae(64, 2, hidden=(128,))
 steps_vae = config.pick(4000, 600)
 history = fit(
@@ -498,7 +500,7 @@ for d in range(3):
     print(f"doc {d} [{mix}], {int(counts.sum())} words: {bag}, …")
 
 # %%
-config.seed_everything(0)
+rng.seed_everything(0)
 doc_vae = tp.make_document_vae(len(vocab), latent_dim=6, hidden=(64,), counts=train_docs.counts)
 doc_loader = DataLoader(
     TensorDataset(train_docs.counts),

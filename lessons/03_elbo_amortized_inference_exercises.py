@@ -26,13 +26,13 @@ import math
 
 import torch
 
-from edu_gen import config
-from edu_gen import elbo as E
-from edu_gen import topics as tp
-from edu_gen.gaussian import log_normal
-from edu_gen.grading import check
+from edu_gen.core import config, rng
+from edu_gen.core.distributions import log_normal
+from edu_gen.course.grading import check
+from edu_gen.models import elbo as E
+from edu_gen.models import topics as tp
 
-g = config.seed_everything(0)
+g = rng.seed_everything(0)
 print(config.banner())
 
 # a linear-Gaussian model z ~ N(0, I_2), x | z ~ N(Wz + b, 0.4 I_6) and a few observations

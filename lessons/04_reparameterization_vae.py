@@ -48,15 +48,17 @@ import numpy as np
 import scipy.stats as st
 import torch
 
-from edu_gen import config, vae, viz
-from edu_gen import estimators as est
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.distributions import kl_normal, log_normal
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
+from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
-from edu_gen.gaussian import kl_normal, log_normal
-from edu_gen.train import fit
-from edu_gen.widgets import explore
+from edu_gen.models import estimators as est
+from edu_gen.models import vae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -209,7 +211,7 @@ claim(
 # | inverse CDF: $z = F^{-1}(u)$ | $u\sim U(0,1)$ | exponential $-\log(1-u)/\lambda$, logistic $\text{loc} + s\log\frac{u}{1-u}$, Cauchy $\text{loc}+s\tan(\pi(u-\frac12))$, Rayleigh |
 # | transforms of such variables | normal or uniform | log-normal $e^{\mu+\sigma\varepsilon}$, Erlang (sum of $k$ exponentials), $\chi^2_k$ (sum of squared normals) |
 #
-# Each sampler in `edu_gen.estimators.FAMILIES` is checked against SciPy's distribution:
+# Each sampler in `edu_gen.models.estimators.FAMILIES` is checked against SciPy's distribution:
 # sample mean and variance against the exact ones, and a Kolmogorov–Smirnov test of the whole
 # CDF (the Cauchy has no mean or variance — only the KS test applies).
 
@@ -302,7 +304,7 @@ claim(
 # $$\mathrm{KL} = \tfrac12\sum_{j=1}^d\big(\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1\big).$$
 # Check it against a Monte Carlo average of $\log q(z) - \log p(z)$ over $z\sim q$, and against
 # `torch.distributions.kl_divergence`, for a few random posteriors in $d = 8$ dimensions (and
-# one with a non-standard "prior", the general formula in `edu_gen.gaussian.kl_normal`).
+# one with a non-standard "prior", the general formula in `edu_gen.core.distributions.kl_normal`).
 
 # %%
 n_kl = config.pick(200_000, 50_000)
@@ -453,7 +455,7 @@ claim(
 # %%
 x_grey_train, _ = digits("train", "unit")
 x_grey_test, _ = digits("test", "unit")
-config.seed_everything(0)
+rng.seed_everything(0)
 vae_gauss = vae.make_vae(64, latent_dim=8, hidden=(128,), likelihood="gaussian")
 noise_param = [vae_gauss.decoder.raw_logvar]
 network = [p for p in vae_gauss.parameters() if p is not vae_gauss.decoder.raw_logvar]
@@ -563,7 +565,7 @@ if not config.fast():
     runs["none, MLP decoder"] = ("bernoulli", vae.vae_loss)
 collapse = {}
 for name, (decoder, objective) in runs.items():
-    config.seed_everything(0)
+    rng.seed_everything(0)
     extra = {"width": 1024} if decoder == "autoregressive" else {}
     model = vae.make_vae(64, 16, hidden=(128,), likelihood=decoder, **extra)
     fit(

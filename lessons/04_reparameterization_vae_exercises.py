@@ -27,15 +27,16 @@ import math
 import scipy.stats as st
 import torch
 
-from edu_gen import config, vae
-from edu_gen import estimators as est
+from edu_gen.core import config, rng
+from edu_gen.core.distributions import kl_normal, log_normal
+from edu_gen.core.train import fit
+from edu_gen.course.grading import check
+from edu_gen.course.grading.specs.ch04 import ref_negative_elbo, ref_score_function
 from edu_gen.data import digits, digits_loader
-from edu_gen.gaussian import kl_normal, log_normal
-from edu_gen.grading import check
-from edu_gen.grading.specs.ch04 import ref_negative_elbo, ref_score_function
-from edu_gen.train import fit
+from edu_gen.models import estimators as est
+from edu_gen.models import vae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown]
@@ -164,7 +165,7 @@ def objective(model, batch):
     return loss_fn(x, model.decoder(z), mu, logvar)
 
 
-config.seed_everything(0)
+rng.seed_everything(0)
 model = vae.make_vae(64, latent_dim=8, hidden=(128,))
 fit(
     model,
@@ -197,7 +198,7 @@ def count_active_units(mu, threshold):
 result_au = check("04.active_units", count_active_units)
 
 # %% [markdown]
-# Use it on the VAE you just trained (it should agree with `edu_gen.vae.active_units`).
+# Use it on the VAE you just trained (it should agree with `edu_gen.models.vae.active_units`).
 
 # %%
 au_fn = result_au.choose(count_active_units, lambda m, t: int((m.var(dim=0) > t).sum()))

@@ -44,12 +44,14 @@ import scipy.stats as st
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from edu_gen import config, iwae, vae, viz
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, load_images
-from edu_gen.train import fit
+from edu_gen.models import iwae, vae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -236,7 +238,7 @@ claim_close(
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training a VAE and IWAEs on digits
 #
-# One encoder/decoder architecture (`edu_gen.vae`, Bernoulli decoder, 16 latent units), four
+# One encoder/decoder architecture (`edu_gen.models.vae`, Bernoulli decoder, 16 latent units), four
 # objectives, the same number of epochs:
 #
 # | objective | samples per example | loss |
@@ -284,7 +286,7 @@ objectives = {
 }
 models = {}
 for name, objective in objectives.items():
-    config.seed_everything(0)
+    rng.seed_everything(0)
     model = vae.make_vae(x_train.shape[1], latent, hidden, likelihood="bernoulli")
     slug = name.replace(", ", "_").replace(" ", "").replace("=", "")
     fit(

@@ -29,14 +29,15 @@ import math
 import scipy.stats as st
 import torch
 
-from edu_gen import config, iwae, vae
+from edu_gen.core import config, rng
+from edu_gen.core.distributions import log_normal
+from edu_gen.core.train import fit
+from edu_gen.course.grading import check
+from edu_gen.course.grading.specs.ch05 import ref_log_weight
 from edu_gen.data import digits, digits_loader
-from edu_gen.gaussian import log_normal
-from edu_gen.grading import check
-from edu_gen.grading.specs.ch05 import ref_log_weight
-from edu_gen.train import fit
+from edu_gen.models import iwae, vae
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown]
@@ -108,7 +109,7 @@ print("KS p-value of the kept draws:", st.kstest(proposals[keep].numpy(), st.nor
 # For $k$ samples $z_i\sim q(z\mid x) = \mathcal N(\mu, \mathrm{diag}\,e^{\ell})$ return
 # $$\log w_i = \log p(x\mid z_i) + \log \mathcal N(z_i; 0, I) - \log\mathcal N(z_i;\mu, \mathrm{diag}\,e^{\ell}).$$
 # Shapes: `log_px_z` `[k, N]`, `z` `[k, N, d]`, `mu`, `logvar` `[N, d]`; return `[k, N]`.
-# `log_normal(x, mean, logvar)` from `edu_gen.gaussian` (imported above) sums a diagonal
+# `log_normal(x, mean, logvar)` from `edu_gen.core.distributions` (imported above) sums a diagonal
 # Gaussian log-density over the last dimension.
 
 
@@ -179,7 +180,7 @@ def my_iwae_loss(model, batch):
     return -bound_fn(my_log_weights(model, x, 5)).mean()
 
 
-config.seed_everything(0)
+rng.seed_everything(0)
 model = vae.make_vae(64, latent_dim=8, hidden=(128,))
 fit(
     model,

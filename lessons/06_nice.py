@@ -45,12 +45,14 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.functional import jacobian
 
-from edu_gen import config, nice, viz
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits
-from edu_gen.train import fit
+from edu_gen.models import nice
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 

@@ -27,11 +27,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from edu_gen import config, nice
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
 from edu_gen.data import digits
-from edu_gen.grading import check
+from edu_gen.models import nice
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown]

@@ -45,13 +45,15 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from edu_gen import config, gan, viz
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits_loader
-from edu_gen.likelihood import GaussianMixture1D, grid
-from edu_gen.train import fit
+from edu_gen.models import gan
+from edu_gen.models.likelihood import GaussianMixture1D, grid
 
-config.seed_everything(0)
+rng.seed_everything(0)
 device = config.get_device()
 print(config.banner())
 
@@ -384,7 +386,7 @@ if config.fast():
 
 def train_ring(loss, pac, n_critic, d_lr, g_steps, name):
     """Train n_runs GANs of one variant together; return 2,500 samples per run."""
-    config.seed_everything(ring_seed)
+    rng.seed_everything(ring_seed)
     g = torch.Generator().manual_seed(ring_seed)
     data = gan.sample_ring(n_runs * per_run * 500, std=ring_std, generator=g)
     batches = list(data.split(n_runs * per_run))  # rows [s*128, (s+1)*128) go to run s

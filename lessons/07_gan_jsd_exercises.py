@@ -27,11 +27,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from edu_gen import config, gan
-from edu_gen.grading import check
-from edu_gen.likelihood import GaussianMixture1D, grid
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
+from edu_gen.models import gan
+from edu_gen.models.likelihood import GaussianMixture1D, grid
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown]

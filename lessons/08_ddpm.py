@@ -42,13 +42,15 @@ import numpy as np
 import scipy.stats
 import torch
 
-from edu_gen import config, metrics, viz
-from edu_gen import diffusion as dm
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.distributions import kl_normal
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits
-from edu_gen.gaussian import kl_normal
+from edu_gen.evaluation import frechet as metrics
+from edu_gen.models import diffusion as dm
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -78,7 +80,7 @@ print(config.banner())
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Notation, written once
 #
-# Time steps are $t = 1,\dots,T$. In `edu_gen.diffusion` every per-step array has length
+# Time steps are $t = 1,\dots,T$. In `edu_gen.models.diffusion` every per-step array has length
 # $T+1$ and is **indexed by $t$ itself**: `betas[t]` $=\beta_t$, `alpha_bar[t]`
 # $=\bar\alpha_t = \prod_{s\le t}\alpha_s$, and entry 0 means "no noise": `betas[0] = 0`,
 # `alpha_bar[0] = 1`. The denoiser is only called with $t\in\{1..T\}$. (The `diffusers` library
@@ -253,9 +255,9 @@ claim(
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training a digits model with $L_\text{simple}$
 #
-# `edu_gen.diffusion.train_digits_denoiser` trains an MLP $\varepsilon_\theta(x_t, t)$ (residual
+# `edu_gen.models.diffusion.train_digits_denoiser` trains an MLP $\varepsilon_\theta(x_t, t)$ (residual
 # blocks, sinusoidal time embedding) on the 8×8 digits scaled to $[-1, 1]$, through
-# `edu_gen.train.fit`, with the linear schedule and $T = 1000$. We sample from an exponential
+# `edu_gen.core.train.fit`, with the linear schedule and $T = 1000$. We sample from an exponential
 # moving average of the weights (decay 0.995), as Ho et al. do: in full mode the raw weights of
 # the last step score a feature FD almost twice as high below (three times as high with chapter
 # 09's 20-step DDIM sampler). The checkpoint is named by mode and size; chapter 09 reuses it.
@@ -280,7 +282,7 @@ plt.show()
 # $x_{t-1} = \mu_\theta(x_t,t) + \sigma_t z$ for $t = T,\dots,1$ (no noise at the last step).
 # That is $T = 1000$ network calls per sample.
 #
-# To score samples without downloading Inception weights we use `edu_gen.metrics.digits_fd`: the
+# To score samples without downloading Inception weights we use `edu_gen.evaluation.frechet.digits_fd`: the
 # Fréchet distance between Gaussian fits of a small digits classifier's penultimate features
 # (trained once with a fixed seed). It is only meaningful next to the **real-vs-real floor**
 # (two real sets of the same size) and a **noise baseline**.

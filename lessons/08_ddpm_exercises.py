@@ -26,13 +26,13 @@
 # %% tags=["setup"]
 import torch
 
-from edu_gen import config
-from edu_gen import diffusion as dm
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
+from edu_gen.course.grading.specs.ch08 import ref_reverse_mean, schedule_from_alpha_bar
 from edu_gen.data import digits
-from edu_gen.grading import check
-from edu_gen.grading.specs.ch08 import ref_reverse_mean, schedule_from_alpha_bar
+from edu_gen.models import diffusion as dm
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 sched = dm.make_schedule("linear", 1000)
 x_test, _ = digits("test", "signed")

@@ -38,12 +38,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from edu_gen import config, metrics, viz
-from edu_gen import diffusion as dm
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.course import viz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits
+from edu_gen.evaluation import frechet as metrics
+from edu_gen.models import diffusion as dm
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown] slideshow={"slide_type": "slide"}

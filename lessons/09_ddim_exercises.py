@@ -23,17 +23,17 @@
 # $s = 0$, the data).
 #
 # No trained network is needed here: the "model" is the exact optimal noise predictor
-# $\mathbb E[\varepsilon\mid x_t]$ for Gaussian data, `edu_gen.diffusion.gaussian_eps`.
+# $\mathbb E[\varepsilon\mid x_t]$ for Gaussian data, `edu_gen.models.diffusion.gaussian_eps`.
 
 # %% tags=["setup"]
 import torch
 
-from edu_gen import config
-from edu_gen import diffusion as dm
-from edu_gen.grading import check
-from edu_gen.grading.specs.ch09 import ref_ddim_sigma, ref_ddim_step
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
+from edu_gen.course.grading.specs.ch09 import ref_ddim_sigma, ref_ddim_step
+from edu_gen.models import diffusion as dm
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 sched = dm.make_schedule("linear", 1000)
 mu = torch.linspace(-0.5, 0.5, 16, dtype=torch.float64)

@@ -48,23 +48,24 @@ from IPython.display import display
 from scipy import stats
 from scipy.special import logsumexp
 
-from edu_gen import config, gan
-from edu_gen.claims import claim, claim_close
+from edu_gen.core import config, rng
+from edu_gen.core.train import fit
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import tables
-from edu_gen.data.schema import Schema
+from edu_gen.data.tables.schema import Schema
+from edu_gen.models import gan
 from edu_gen.tabular import metrics
-from edu_gen.tabular.ctgan import CTGAN
-from edu_gen.tabular.sampler import ConditionalSampler, category_probabilities
-from edu_gen.tabular.transformer import (
+from edu_gen.tabular.encoding.sampler import ConditionalSampler, category_probabilities
+from edu_gen.tabular.encoding.transformer import (
     DataTransformer,
     fit_modes,
     mode_log_responsibilities,
 )
-from edu_gen.tabular.tvae import TVAE
-from edu_gen.train import fit
+from edu_gen.tabular.synthesizers.ctgan import CTGAN
+from edu_gen.tabular.synthesizers.tvae import TVAE
 
 SEED = 0
-config.seed_everything(SEED)
+rng.seed_everything(SEED)
 device = config.get_device()
 print(config.banner())
 
@@ -72,7 +73,7 @@ print(config.banner())
 # ## The data: `fair`
 #
 # Fair's (1978) survey of 6,366 women, bundled with statsmodels (no download). Every column
-# has a *kind* in the schema (`edu_gen.data.schema`), and the kind decides how a generator
+# has a *kind* in the schema (`edu_gen.data.tables.schema`), and the kind decides how a generator
 # must produce it. The kinds are chosen by hand, for the reasons in the last column; the
 # ML task of this chapter is to predict "had an affair" (`affairs > 0`) from the other
 # columns (`tables.FAIR_TASK`).

@@ -27,23 +27,24 @@ import numpy as np
 import pandas as pd
 import torch
 
-from edu_gen import config, gan
-from edu_gen.data import tables
-from edu_gen.grading import check
-from edu_gen.grading.specs.ch10a import (
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
+from edu_gen.course.grading.specs.ch10a import (
     ref_conditional_vector,
     ref_mode_normalize,
     ref_packed_gradient_penalty,
 )
-from edu_gen.tabular.ctgan import Discriminator
-from edu_gen.tabular.sampler import ConditionalSampler, category_probabilities
-from edu_gen.tabular.transformer import (
+from edu_gen.data import tables
+from edu_gen.models import gan
+from edu_gen.tabular.encoding.sampler import ConditionalSampler, category_probabilities
+from edu_gen.tabular.encoding.transformer import (
     ALPHA_LIMIT,
     DataTransformer,
     mode_denormalize,
 )
+from edu_gen.tabular.synthesizers.ctgan import Discriminator
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown]

@@ -20,15 +20,16 @@
 # %% tags=["setup"]
 import torch
 
-from edu_gen import config
+from edu_gen.core import config, rng
+from edu_gen.course.grading import check
+from edu_gen.course.grading.specs.ch10b import dp_noisy_gradient as reference_noisy_gradient
 from edu_gen.data.tables import fair, train_test_split_table
-from edu_gen.grading import check
-from edu_gen.grading.specs.ch10b import dp_noisy_gradient as reference_noisy_gradient
-from edu_gen.tabular import ctabgan, privacy
-from edu_gen.tabular.ctgan import Discriminator
+from edu_gen.tabular import privacy
 from edu_gen.tabular.metrics import independent_marginals
+from edu_gen.tabular.synthesizers import ctabgan
+from edu_gen.tabular.synthesizers.ctgan import Discriminator
 
-config.seed_everything(0)
+rng.seed_everything(0)
 print(config.banner())
 
 # %% [markdown] slideshow={"slide_type": "slide"}

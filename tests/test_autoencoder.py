@@ -1,4 +1,4 @@
-"""Tests for edu_gen.autoencoder (chapter 01): models, losses, PCA and principal angles.
+"""Tests for edu_gen.models.autoencoder (chapter 01): models, losses, PCA and principal angles.
 
 Losses are compared with torch's own functional / distribution implementations, PCA with
 scikit-learn and principal angles with SciPy, so each check has an independent oracle.
@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from torch import nn
 
-from edu_gen import autoencoder as ae
-from edu_gen.autoencoder import (
+from edu_gen.models import autoencoder as ae
+from edu_gen.models.autoencoder import (
     Autoencoder,
     cross_entropy_loss,
     l2_loss,

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from edu_gen import build
-from edu_gen.config import REPO_URL
+from edu_gen.core.config import REPO_URL
+from edu_gen.course import build
 
 ROOT = Path(__file__).resolve().parents[1]
 

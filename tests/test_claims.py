@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from edu_gen.claims import ClaimFailed, claim, claim_close
+from edu_gen.course.claims import ClaimFailed, claim, claim_close
 
 
 def test_true_claim_prints_and_records(monkeypatch, tmp_path, capsys):

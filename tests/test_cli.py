@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from edu_gen import cli
+from edu_gen.course import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def test_build_check_fails_when_a_lesson_changed(tmp_path, capsys):
 def test_run_counts_claims_and_errors(tmp_path, capsys):
     (tmp_path / "notebooks").mkdir()
     source = (
-        "from edu_gen.claims import claim\n"
+        "from edu_gen.course.claims import claim\n"
         "claim('true one', True)\n"
         "claim('false one', False)\n"
         "claim('another true', 1 + 1 == 2)"

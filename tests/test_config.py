@@ -1,4 +1,4 @@
-"""Tests for edu_gen.config: FAST/STRICT flags, seeding, device choice and CPU threads."""
+"""Tests for edu_gen.core.config: FAST/STRICT flags, seeding, device choice and CPU threads."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from edu_gen import config
-from edu_gen.config import (
+from edu_gen.core import config
+from edu_gen.core.config import (
     banner,
     fast,
     get_device,
     mode_name,
     pick,
-    seed_everything,
     set_threads,
     strict,
 )
+from edu_gen.core.rng import seed_everything
 
 TRUE_VALUES = ["1", "true", "yes", "on", "TRUE", "Yes", " on ", "ON"]
 FALSE_VALUES = ["0", "false", "no", "off", "", "  ", "False", "NO", "Off"]

@@ -1,7 +1,7 @@
-"""Tests for edu_gen.tabular.ctabgan and edu_gen.tabular.ctabgan_plus (chapter 10b).
+"""Tests for the CTAB-GAN and CTAB-GAN+ synthesizers (chapter 10b).
 
 Oracles: numpy for the information loss, the critic's own layers for its features, the
-batch WGAN-GP penalty of edu_gen.gan for the per-row DP critic loss, dp_step (with a plain
+batch WGAN-GP penalty of edu_gen.models.gan for the per-row DP critic loss, dp_step (with a plain
 SGD step) for the private-gradient surrogate, and a fresh RdpAccountant for the run's
 epsilon. Models are tiny and trained for one epoch on 600 rows of the Fair table.
 """
@@ -16,9 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
-from edu_gen.data.schema import Column, Schema
-from edu_gen.gan import gradient_penalty
-from edu_gen.tabular.ctabgan import (
+from edu_gen.data.tables.schema import Column, Schema
+from edu_gen.models.gan import gradient_penalty
+from edu_gen.tabular.encoding.transformer import Span
+from edu_gen.tabular.privacy import DPSGD, RdpAccountant, dp_step
+from edu_gen.tabular.synthesizers.ctabgan import (
     CTABGAN,
     AuxiliaryClassifier,
     TableEncoder,
@@ -27,15 +29,13 @@ from edu_gen.tabular.ctabgan import (
     general_encode,
     information_loss,
 )
-from edu_gen.tabular.ctabgan_plus import (
+from edu_gen.tabular.synthesizers.ctabgan_plus import (
     CTABGANPlus,
     check_privacy,
     critic_loss_per_row,
     private_gradient_loss,
 )
-from edu_gen.tabular.ctgan import Discriminator
-from edu_gen.tabular.privacy import DPSGD, RdpAccountant, dp_step
-from edu_gen.tabular.transformer import Span
+from edu_gen.tabular.synthesizers.ctgan import Discriminator
 
 SMALL = dict(
     embedding_dim=8,
@@ -182,7 +182,7 @@ def test_private_gradient_loss_equals_dp_step():
         generator=torch.Generator().manual_seed(3),
     )  # fmt: skip
     twin_opt = torch.optim.SGD(twin.parameters(), lr=1.0)
-    twin_opt.zero_grad()  # as edu_gen.train.fit does before calling the loss
+    twin_opt.zero_grad()  # as edu_gen.core.train.fit does before calling the loss
     surrogate, stats = private_gradient_loss(twin, loss, (real, fake, eps), dp, 1.25)
     assert surrogate.item() == pytest.approx(1.25)
     assert all(p.grad is None for p in twin.parameters())  # else backward would add it twice

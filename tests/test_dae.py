@@ -1,4 +1,4 @@
-"""Tests for edu_gen.dae (chapter 02) and the chapter 02 exercise specs."""
+"""Tests for edu_gen.models.dae (chapter 02) and the chapter 02 exercise specs."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from edu_gen import dae
-from edu_gen.autoencoder import Autoencoder, cross_entropy_loss, l2_loss
-from edu_gen.grading import get, grade
+from edu_gen.course.grading import get, grade
+from edu_gen.models import dae
+from edu_gen.models.autoencoder import Autoencoder, cross_entropy_loss, l2_loss
 
 
 def gen(seed: int) -> torch.Generator:

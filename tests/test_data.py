@@ -31,7 +31,7 @@ from edu_gen.data import (
     read_idx,
     write_idx,
 )
-from edu_gen.data.mnist import ImageDataset, RemoteFile
+from edu_gen.data.images.mnist import ImageDataset, RemoteFile
 
 # ---------------------------------------------------------------- digits
 
@@ -87,7 +87,7 @@ def test_digits_split_is_disjoint_complete_and_stratified() -> None:
 
 
 def test_digits_split_indices_disjoint() -> None:
-    from edu_gen.data.digits import _split_indices
+    from edu_gen.data.images.digits import _split_indices
 
     train = set(_split_indices("train", 0.25, 3).tolist())
     test = set(_split_indices("test", 0.25, 3).tolist())
@@ -354,7 +354,7 @@ def test_offline_raises_dataset_unavailable(
     with pytest.raises(DatasetUnavailableError) as info:
         mnist(root=tmp_path)
     message = str(info.value)
-    assert str(tmp_path / "mnist") in message and "edu_gen.data.digits()" in message
+    assert str(tmp_path / "mnist") in message and "edu_gen.data.images.digits()" in message
     assert "MNIST" in message and "could not download train_images.gz" in message
     assert all(name in message for name in fake_mnist["blobs"])  # all four, to copy by hand
     assert isinstance(info.value, RuntimeError)

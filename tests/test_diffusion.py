@@ -1,4 +1,4 @@
-"""Unit tests of edu_gen.diffusion (indexing convention: t = 1..T, alpha_bar[0] = 1)."""
+"""Unit tests of edu_gen.models.diffusion (indexing convention: t = 1..T, alpha_bar[0] = 1)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 import scipy.stats
 import torch
 
-from edu_gen import diffusion as d
+from edu_gen.core.distributions import kl_normal
+from edu_gen.core.train import fit
 from edu_gen.data import digits
-from edu_gen.diffusion import losses, process
-from edu_gen.gaussian import kl_normal
-from edu_gen.train import fit
+from edu_gen.models import diffusion as d
+from edu_gen.models.diffusion import losses, process
 
 
 @pytest.fixture

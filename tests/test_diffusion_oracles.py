@@ -1,4 +1,4 @@
-"""edu_gen.diffusion against diffusers' schedulers (a test-only oracle, skipped if absent).
+"""edu_gen.models.diffusion against diffusers' schedulers (a test-only oracle, skipped if absent).
 
 Index mapping: diffusers counts time steps from 0, we from 1, so diffusers' timestep k is our
 t = k + 1 (``alphas_cumprod[k] == alpha_bar[k + 1]``). diffusers' defaults differ from the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edu_gen import diffusion as d
+from edu_gen.models import diffusion as d
 
 diffusers = pytest.importorskip("diffusers")
 

@@ -1,4 +1,4 @@
-"""Tests for edu_gen.elbo (chapter 03): the linear-Gaussian model, the ELBO identity, Monte
+"""Tests for edu_gen.models.elbo (chapter 03): the linear-Gaussian model, the ELBO identity, Monte
 Carlo ELBO, the mean-field optimum, per-datapoint VI and quadrature on a latent grid.
 
 Oracles: torch.distributions (MultivariateNormal log_prob and kl_divergence), scipy.stats and
@@ -14,9 +14,9 @@ import scipy.stats
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from edu_gen import elbo as E
-from edu_gen.gaussian import log_normal
-from edu_gen.train import fit
+from edu_gen.core.distributions import log_normal
+from edu_gen.core.train import fit
+from edu_gen.models import elbo as E
 
 
 def gen(seed: int) -> torch.Generator:
@@ -184,7 +184,7 @@ def test_grid_quadrature_recovers_the_exact_evidence_and_posterior():
 
 
 def test_grid_log_joint_works_with_a_vae_decoder():
-    from edu_gen.vae import BernoulliDecoder
+    from edu_gen.models.vae import BernoulliDecoder
 
     torch.manual_seed(0)
     decoder = BernoulliDecoder(2, 6, (8,))

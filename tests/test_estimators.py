@@ -1,4 +1,5 @@
-"""Tests for edu_gen.estimators (chapter 04): gradient estimators and reparameterised samplers.
+"""Tests for edu_gen.models.estimators (chapter 04):
+gradient estimators and reparameterised samplers.
 
 Oracles: torch.distributions (log-density and its autograd score), scipy.stats (moments,
 CDFs and ``norm.expect`` quadrature for the closed-form expectations).
@@ -12,7 +13,7 @@ import pytest
 import scipy.stats as st
 import torch
 
-from edu_gen import estimators as est
+from edu_gen.models import estimators as est
 
 
 def gen(seed: int) -> torch.Generator:

@@ -1,4 +1,4 @@
-"""Tests for edu_gen.gan (chapter 07): losses, optimal discriminator, JSD, WGAN-GP, PacGAN.
+"""Tests for edu_gen.models.gan (chapter 07): losses, optimal discriminator, JSD, WGAN-GP, PacGAN.
 
 Oracles: torch's binary cross-entropy for the minimax value, SciPy's ``jensenshannon`` for
 the JSD, a hand-written per-sample loop for the gradient penalty, and the closed-form
@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import norm
 
-from edu_gen import gan
-from edu_gen.likelihood import grid
-from edu_gen.train import fit
+from edu_gen.core.train import fit
+from edu_gen.models import gan
+from edu_gen.models.likelihood import grid
 
 
 def gen(seed: int) -> torch.Generator:

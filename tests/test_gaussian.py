@@ -1,4 +1,5 @@
-"""Tests for edu_gen.gaussian: diagonal Gaussian log-density and KL against torch.distributions."""
+"""Tests for edu_gen.core.distributions:
+diagonal Gaussian log-density and KL against torch.distributions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from edu_gen.gaussian import LOGVAR_RANGE, clamp_logvar, kl_mvn, kl_normal, log_normal
+from edu_gen.core.distributions import LOGVAR_RANGE, clamp_logvar, kl_mvn, kl_normal, log_normal
 
 
 def gen(seed: int) -> torch.Generator:

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from edu_gen import grading
-from edu_gen.grading import core, runner
+from edu_gen.course import grading
+from edu_gen.course.grading import core, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 grading.get("01.cross_entropy")  # importing the specs registers every exercise
@@ -155,8 +155,8 @@ def test_grade_notebook_timeout_and_bad_file(tmp_path):
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell(
-                "from edu_gen.grading import check\n"
-                "from edu_gen.autoencoder import cross_entropy_loss\n"
+                "from edu_gen.course.grading import check\n"
+                "from edu_gen.models.autoencoder import cross_entropy_loss\n"
                 "check('01.cross_entropy', cross_entropy_loss)"
             ),
             nbformat.v4.new_code_cell("import time\ntime.sleep(30)"),

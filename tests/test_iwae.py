@@ -1,4 +1,4 @@
-"""Tests for edu_gen.iwae (chapter 05): importance/rejection sampling and the IWAE bound.
+"""Tests for edu_gen.models.iwae (chapter 05): importance/rejection sampling and the IWAE bound.
 
 Oracles: scipy.stats (tail probabilities, KS tests), torch.distributions (the densities
 inside the log-weights), float64 brute force (log of the mean of the weights), and
@@ -16,9 +16,9 @@ import scipy.stats as st
 import torch
 from torch.distributions import Bernoulli, Cauchy, Normal
 
-from edu_gen import iwae, vae
+from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
-from edu_gen.train import fit
+from edu_gen.models import iwae, vae
 
 
 def gen(seed: int) -> torch.Generator:

@@ -1,7 +1,8 @@
-"""Tests for edu_gen.likelihood (chapter 00): grid KL/entropy, closed-form cross-entropy, MLEs.
+"""Tests for edu_gen.models.likelihood (chapter 00):
+grid KL/entropy, closed-form cross-entropy, MLEs.
 
 Oracles: scipy.stats (entropy, norm, gaussian mixtures via logsumexp of scipy densities),
-numpy.histogram(density=True) and closed-form Gaussian KLs from edu_gen.gaussian.
+numpy.histogram(density=True) and closed-form Gaussian KLs from edu_gen.core.distributions.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import pytest
 import scipy.stats
 import torch
 
-from edu_gen import likelihood as L
-from edu_gen.gaussian import kl_normal
+from edu_gen.core.distributions import kl_normal
+from edu_gen.models import likelihood as L
 
 P_DATA = L.GaussianMixture1D((0.3, 0.7), (-2.0, 1.5), (0.6, 0.8))
 

@@ -7,8 +7,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from edu_gen import metrics
 from edu_gen.data import digits
+from edu_gen.evaluation import frechet as metrics
 
 
 @pytest.fixture(scope="module")

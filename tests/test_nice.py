@@ -1,4 +1,4 @@
-"""Tests for edu_gen.nice (chapter 06): couplings, scaling, priors, dequantisation, bits/dim.
+"""Tests for edu_gen.models.nice (chapter 06): couplings, scaling, priors, dequantisation, bits/dim.
 
 Oracles: the autograd Jacobian's ``slogdet`` for every log-determinant, torch.distributions
 for the two priors, and the ``normflows`` library (optional extra) built with the same
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from edu_gen import nice
+from edu_gen.models import nice
 
 
 def gen(seed: int) -> torch.Generator:

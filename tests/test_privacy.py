@@ -19,7 +19,7 @@ import torch
 from scipy import integrate, stats
 from torch import nn
 
-from edu_gen.gan import gradient_penalty
+from edu_gen.models.gan import gradient_penalty
 from edu_gen.tabular import privacy as P
 
 ORDERS = np.array(P.DEFAULT_ORDERS)

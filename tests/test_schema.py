@@ -1,4 +1,4 @@
-"""Tests of edu_gen.data.schema: columns, inference, overrides and validation messages."""
+"""Tests of edu_gen.data.tables.schema: columns, inference, overrides and validation messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edu_gen.data.schema import Column, Schema, schema_from
+from edu_gen.data.tables.schema import Column, Schema, schema_from
 
 
 @pytest.fixture

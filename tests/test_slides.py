@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from edu_gen import slides
+from edu_gen.course import slides
 
 REPO = Path(__file__).resolve().parents[1]
 JS_CACHE = Path(os.environ.get("EDU_GEN_JS_CACHE", REPO / ".cache" / "edu_gen" / "js"))

@@ -20,7 +20,6 @@ import pytest
 from scipy import stats
 from scipy.special import logsumexp
 
-from edu_gen.data import tables
 from edu_gen.data.download import DatasetUnavailableError
 from edu_gen.data.tables import (
     ADULT_COLUMNS,
@@ -42,6 +41,7 @@ from edu_gen.data.tables import (
     ring,
     train_test_split_table,
 )
+from edu_gen.data.tables import catalog as tables
 
 # ----------------------------------------------------------------------------- fair
 

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from edu_gen.data.schema import Column, Schema, schema_from
 from edu_gen.data.tables import asia, fair_label, grid, mixed, ring
+from edu_gen.data.tables.schema import Column, Schema, schema_from
 from edu_gen.tabular import metrics
 from edu_gen.tabular.metrics import (
     MODELS,

@@ -1,4 +1,4 @@
-"""Tests for edu_gen.tabular.ctgan and edu_gen.tabular.tvae (chapter 10a).
+"""Tests for edu_gen.tabular.synthesizers.ctgan and edu_gen.tabular.synthesizers.tvae (chapter 10a).
 
 Oracles: a per-row loop with torch's cross-entropy for the conditional loss,
 torch.distributions (Normal, Categorical) for TVAE's per-column likelihood, a chi-square test
@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import chisquare
 
-from edu_gen.data.schema import Column, Schema
-from edu_gen.tabular.ctgan import (
+from edu_gen.data.tables.schema import Column, Schema
+from edu_gen.tabular.encoding.transformer import Span
+from edu_gen.tabular.synthesizers.ctgan import (
     CTGAN,
     Discriminator,
     Generator,
@@ -26,8 +27,7 @@ from edu_gen.tabular.ctgan import (
     conditional_cross_entropy,
     ctgan_objective,
 )
-from edu_gen.tabular.transformer import Span
-from edu_gen.tabular.tvae import TVAE, TVAENet, tvae_elbo
+from edu_gen.tabular.synthesizers.tvae import TVAE, TVAENet, tvae_elbo
 
 SMALL_GAN = dict(
     embedding_dim=16, generator_dims=(32, 32), discriminator_dims=(32, 32), batch_size=100

@@ -1,4 +1,4 @@
-"""Tests for edu_gen.tabular.transformer and edu_gen.tabular.sampler (chapter 10a).
+"""Tests for tabular.encoding (transformer, sampler) (chapter 10a).
 
 Oracles: scipy.stats.norm for the mixture responsibilities, chi-square goodness-of-fit tests
 (scipy.stats.chisquare) for every sampling law, and the ``ctgan`` package's DataTransformer
@@ -14,9 +14,9 @@ import pytest
 import torch
 from scipy.stats import chisquare, norm
 
-from edu_gen.data.schema import Column, Schema
-from edu_gen.tabular.sampler import ConditionalSampler, category_probabilities
-from edu_gen.tabular.transformer import (
+from edu_gen.data.tables.schema import Column, Schema
+from edu_gen.tabular.encoding.sampler import ConditionalSampler, category_probabilities
+from edu_gen.tabular.encoding.transformer import (
     ALPHA_LIMIT,
     DataTransformer,
     mode_denormalize,

@@ -1,4 +1,4 @@
-"""Tests for edu_gen.topics (chapter 03): the synthetic corpus, the softmax document decoder
+"""Tests for edu_gen.models.topics (chapter 03): the synthetic corpus, the softmax document decoder
 (eq. 17.14-17.15) and the topic-recovery scores.
 
 Oracles: torch.distributions.Multinomial for document likelihoods, the known generating
@@ -15,9 +15,9 @@ import torch
 from torch.distributions import Multinomial
 from torch.utils.data import DataLoader, TensorDataset
 
-from edu_gen import topics as tp
-from edu_gen.train import fit
-from edu_gen.vae import VAE, vae_loss
+from edu_gen.core.train import fit
+from edu_gen.models import topics as tp
+from edu_gen.models.vae import VAE, vae_loss
 
 
 def gen(seed: int) -> torch.Generator:

@@ -1,4 +1,4 @@
-"""Tests of edu_gen.train: the loop, its History, and exact checkpoint/resume.
+"""Tests of edu_gen.core.train: the loop, its History, and exact checkpoint/resume.
 
 The key property: training N steps straight gives exactly the same parameters and
 loss history as training with checkpoints, "crashing" (a fresh model, optimizer and
@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from edu_gen.config import seed_everything
-from edu_gen.train import CheckpointError, History, fit, load_checkpoint, save_checkpoint
+from edu_gen.core.rng import seed_everything
+from edu_gen.core.train import CheckpointError, History, fit, load_checkpoint, save_checkpoint
 
 N_SAMPLES, BATCH = 40, 6  # 7 batches per epoch, the last one short
 X = torch.randn(N_SAMPLES, 4, generator=torch.Generator().manual_seed(1))

@@ -1,4 +1,4 @@
-"""Tests for edu_gen.vae (chapter 04): decoders, ELBO, active units, KL warm-up, free bits.
+"""Tests for edu_gen.models.vae (chapter 04): decoders, ELBO, active units, KL warm-up, free bits.
 
 Oracles: torch.distributions (Bernoulli / Normal log-densities, Gaussian KL), numerical
 quadrature of log p(x) on a 1-D latent model (the ELBO must lie below it, and the gap must
@@ -16,10 +16,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from edu_gen import vae
+from edu_gen.core.distributions import LOGVAR_RANGE
+from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
-from edu_gen.gaussian import LOGVAR_RANGE
-from edu_gen.train import fit
+from edu_gen.models import vae
 
 
 def gen(seed: int) -> torch.Generator:

@@ -1,4 +1,4 @@
-"""Tests of edu_gen.viz (plots, run headless on Agg) and edu_gen.widgets (explore)."""
+"""Tests of edu_gen.course.viz (plots, run headless on Agg) and edu_gen.course.widgets (explore)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import torch  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from edu_gen.train import History  # noqa: E402
-from edu_gen.viz import compare_rows, image_grid, latent_scatter, plot_losses, tile  # noqa: E402
-from edu_gen.widgets import explore, static_values  # noqa: E402
+from edu_gen.core.train import History  # noqa: E402
+from edu_gen.course.viz import compare_rows, image_grid, latent_scatter, plot_losses, tile  # noqa: E402
+from edu_gen.course.widgets import explore, static_values  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

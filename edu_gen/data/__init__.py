@@ -6,7 +6,7 @@
   verified cache (for Colab and longer runs).
 * :func:`load_images` - pick one of them by name.
 * :func:`read_idx` / :func:`write_idx` - the IDX file format those data sets use.
-* Tables (:mod:`edu_gen.data.tables`, :mod:`edu_gen.data.schema`): :func:`fair` (embedded),
+* Tables (:mod:`edu_gen.data.tables`, :mod:`edu_gen.data.tables.schema`): :func:`fair` (embedded),
   :func:`adult` (downloaded and verified), the simulated tables with a known density
   :func:`grid`, :func:`ring`, :func:`gridr`, :func:`asia`, the mixed-type :func:`mixed`, and
   the :class:`Schema` naming each column's kind.
@@ -18,11 +18,10 @@ from collections.abc import Callable
 
 import torch
 
-from edu_gen.data.digits import VIEWS, apply_view, digits, digits_loader
 from edu_gen.data.download import DatasetUnavailableError, fetch, sha256_of
-from edu_gen.data.idx import read_idx, write_idx
-from edu_gen.data.mnist import DATASETS, cache_dir, fashion_mnist, mnist
-from edu_gen.data.schema import KINDS, Column, Schema, schema_from
+from edu_gen.data.images.digits import VIEWS, apply_view, digits, digits_loader
+from edu_gen.data.images.idx import read_idx, write_idx
+from edu_gen.data.images.mnist import DATASETS, cache_dir, fashion_mnist, mnist
 from edu_gen.data.tables import (
     FAIR_TASK,
     SIMULATED,
@@ -44,6 +43,7 @@ from edu_gen.data.tables import (
     ring,
     train_test_split_table,
 )
+from edu_gen.data.tables.schema import KINDS, Column, Schema, schema_from
 
 IMAGE_DATASETS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "digits": digits,

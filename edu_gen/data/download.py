@@ -4,7 +4,7 @@
 SHA-256 and only then moves it into place with :func:`os.replace` (atomic), so the cache
 never holds a half-written or unverified file. Mirrors are tried in order. When none can
 be reached, :class:`DatasetUnavailableError` says where the files are expected (so they can
-be copied there by hand) and points to the embedded data set :func:`edu_gen.data.digits`.
+be copied there by hand) and points to the embedded data set :func:`edu_gen.data.images.digits`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class DatasetUnavailableError(RuntimeError):
             f"Its files are expected in {self.directory} ({', '.join(self.files)}); "
             "copy them there by hand, or point root= / the EDU_GEN_DATA environment "
             "variable at a folder that has them. No download is needed for the embedded "
-            "8x8 digits: use edu_gen.data.digits() instead."
+            "8x8 digits: use edu_gen.data.images.digits() instead."
         )
 
     def __reduce__(self) -> tuple:

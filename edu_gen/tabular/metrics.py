@@ -65,8 +65,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from edu_gen.checks import positive_int
-from edu_gen.data.schema import Schema
+from edu_gen.core.checks import positive_int
+from edu_gen.data.tables.schema import Schema
 
 MISSING = "<missing>"
 """The category a missing value (NaN) of a discrete column becomes."""

@@ -61,7 +61,7 @@ from scipy import special
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from edu_gen.checks import positive_float, positive_int
+from edu_gen.core.checks import positive_float, positive_int
 
 __all__ = [
     "DEFAULT_ORDERS",
@@ -429,7 +429,7 @@ def gradient_penalty_per_row(
     The input gradient uses :func:`torch.func.grad`, so the penalty can sit inside the
     per-row loss of :func:`dp_step` (it touches real rows, so it must be clipped and noised
     with them); outside a transform it equals the batch mean of
-    :func:`edu_gen.gan.gradient_penalty` and back-propagates as usual. ``eps``: ``[B]`` in
+    :func:`edu_gen.models.gan.gradient_penalty` and back-propagates as usual. ``eps``: ``[B]`` in
     [0, 1], drawn by the caller.
     """
     if real.shape != fake.shape or eps.shape != real.shape[:1]:

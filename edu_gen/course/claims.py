@@ -1,0 +1,75 @@
+"""Claim cells: a chapter's statements checked numerically.
+
+``claim(statement, holds, **measured)`` prints a ✔/✘ line with the measured numbers.
+Under validation (``EDU_GEN_STRICT=1``, set by the tests) a false claim raises
+:class:`ClaimFailed`, so the notebook fails; otherwise it is reported and the lesson
+goes on. With ``EDU_GEN_REPORT=path`` each claim is appended there as JSON (used by
+``edu-gen run`` to print the per-chapter summary).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import torch
+
+from edu_gen.core import config
+
+
+class ClaimFailed(AssertionError):
+    """A claim cell's statement did not hold."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.item() if value.numel() == 1 else value.tolist()
+    if hasattr(value, "item") and getattr(value, "size", 2) == 1:
+        return value.item()
+    return value
+
+
+def _fmt(value: Any) -> str:
+    value = _plain(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and len(value) <= 8:
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def claim(statement: str, holds: bool | torch.Tensor, **measured: Any) -> bool:
+    """Check one claim; print it with its measured numbers; raise in strict mode."""
+    holds = bool(_plain(holds))
+    numbers = ", ".join(f"{k}={_fmt(v)}" for k, v in measured.items())
+    line = f"{'✔' if holds else '✘'} claim: {statement}" + (f"  [{numbers}]" if numbers else "")
+    print(line)
+    path = os.environ.get("EDU_GEN_REPORT")
+    if path:
+        row = {
+            "claim": statement,
+            "holds": holds,
+            "measured": {k: _fmt(v) for k, v in measured.items()},
+        }
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+    if not holds and config.strict():
+        raise ClaimFailed(line)
+    return holds
+
+
+def claim_close(
+    statement: str, actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 0.0
+) -> bool:
+    """``|actual - expected| <= atol + rtol |expected|`` elementwise (NaN never holds)."""
+    a = torch.as_tensor(_plain(actual), dtype=torch.float64)
+    e = torch.as_tensor(_plain(expected), dtype=torch.float64)
+    err = (a - e).abs()
+    worst = err.max().item() if err.numel() else 0.0
+    holds = bool(torch.all(err <= atol + rtol * e.abs()).item()) and not math.isnan(worst)
+    return claim(
+        statement, holds, max_abs_error=worst, tolerance=atol + rtol * e.abs().max().item()
+    )

@@ -1,0 +1,185 @@
+"""``edu-gen`` command line: build, run, slides, grade.
+
+* ``edu-gen build [--check]``   lessons/ → notebooks/, exercises/, solutions/
+* ``edu-gen run [--fast] [NN…]`` execute chapter notebooks, print claims and times
+* ``edu-gen slides [--offline]`` reveal.js decks under build/slides/
+* ``edu-gen grade DIR --out grades.csv`` grade submitted exercise notebooks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from edu_gen.course.build import build
+
+    changed = build(Path(args.root), check=args.check)
+    if args.check:
+        if changed:
+            print("out of date with lessons/ (run `edu-gen build`):")
+            for path in changed:
+                print(f"  {path}")
+            return 1
+        print("built notebooks are in sync with lessons/")
+        return 0
+    for path in changed:
+        print(f"wrote {path}")
+    print(f"{len(changed)} file(s) changed")
+    return 0
+
+
+@dataclass
+class ChapterRun:
+    name: str
+    passed: int
+    failed: int
+    errors: list[str]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.errors
+
+
+def run_notebook(path: Path, out_dir: Path, *, fast: bool, timeout: float) -> ChapterRun:
+    """Execute one notebook in a fresh kernel; collect its claim results."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "claims.jsonl"
+        report.touch()
+        saved = {k: os.environ.get(k) for k in ("EDU_GEN_REPORT", "EDU_GEN_FAST", "EDU_GEN_STRICT")}
+        os.environ.update(
+            {
+                "EDU_GEN_REPORT": str(report),
+                "EDU_GEN_FAST": "1" if fast else "0",
+                "EDU_GEN_STRICT": "0",
+            }
+        )
+        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        try:
+            client = NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                allow_errors=True,
+                resources={"metadata": {"path": str(path.parent)}},
+            )
+            client.execute()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    errors = [
+        f"{out.get('ename')}: {out.get('evalue')}"
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / path.name)
+    passed = sum(r["holds"] for r in rows)
+    return ChapterRun(path.stem, passed, len(rows) - passed, errors, time.perf_counter() - start)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    if args.chapters:
+        wanted = set(args.chapters)
+        # "10" selects 10a and 10b; "10a" only that part
+        notebooks = [p for p in notebooks if {p.name.split("_")[0], p.name[:2]} & wanted]
+    if not notebooks:
+        print("no chapter notebooks found (run `edu-gen build`)", file=sys.stderr)
+        return 2
+    mode = "FAST" if args.fast else "full"
+    print(f"running {len(notebooks)} chapter(s) in {mode} mode; executed copies in {args.out}/")
+    results = []
+    for path in notebooks:
+        result = run_notebook(path, Path(args.out), fast=args.fast, timeout=args.timeout)
+        status = "ok" if result.ok else "FAIL"
+        print(
+            f"  {result.name:<28} claims {result.passed:>2} passed {result.failed:>2} failed"
+            f"  {result.seconds:7.1f} s  {status}"
+        )
+        for error in result.errors[:3]:
+            print(f"      error: {error[:200]}")
+        results.append(result)
+    total = sum(r.seconds for r in results)
+    n_ok = sum(r.ok for r in results)
+    print(
+        f"{n_ok}/{len(results)} chapters ok, {sum(r.passed for r in results)} claims hold, "
+        f"{sum(r.failed for r in results)} fail; total {total:.1f} s ({mode} mode)"
+    )
+    return 0 if n_ok == len(results) else 1
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from edu_gen.course.grading.runner import grade_folder
+
+    results = grade_folder(
+        Path(args.folder), Path(args.out), timeout=args.timeout, fast=not args.full
+    )
+    print(f"graded {len(results)} notebook(s) → {args.out}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edu-gen", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build notebooks/, exercises/, solutions/ from lessons/")
+    b.add_argument("--check", action="store_true", help="write nothing; fail if out of date")
+    b.add_argument("--root", default=".", help="repository root (default: .)")
+    b.set_defaults(func=_cmd_build)
+
+    r = sub.add_parser("run", help="execute every chapter and print a claims summary")
+    r.add_argument(
+        "chapters",
+        nargs="*",
+        help="chapter numbers such as 01 02 10a (10 = 10a and 10b; default: all)",
+    )
+    r.add_argument("--fast", action="store_true", help="FAST mode (minutes for the whole course)")
+    r.add_argument("--out", default="build/executed", help="where executed notebooks go")
+    r.add_argument("--timeout", type=float, default=1800, help="seconds per cell")
+    r.add_argument("--root", default=".")
+    r.set_defaults(func=_cmd_run)
+
+    sub.add_parser("slides", help="reveal.js slides for the lessons (`edu-gen slides --help`)")
+
+    g = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks")
+    g.add_argument("folder")
+    g.add_argument("--out", default="grades.csv")
+    g.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    g.add_argument("--full", action="store_true", help="grade in full mode (default FAST)")
+    g.set_defaults(func=_cmd_grade)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["slides"]:  # its options live in edu_gen.course.slides
+        from edu_gen.course import slides
+
+        return slides.main(argv[1:]) or 0
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Chapter 04 exercises: gradient estimators, reparameterised sampling, the VAE's ELBO."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from edu_gen.core.distributions import kl_normal
+from edu_gen.course.grading.core import Exercise, register, seeded_generator
+from edu_gen.models import estimators as est
+from edu_gen.models import vae
+
+# ---------------------------------------------------------------- 1. score function
+
+
+def _score_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    n = 30 + seed % 7
+    mu = torch.randn((), generator=g, dtype=torch.float64)
+    sigma = 0.3 + torch.rand((), generator=g, dtype=torch.float64) * 2
+    z = mu + sigma * torch.randn(n, generator=g, dtype=torch.float64)
+    f_z = torch.sin(z) + z**2 if seed % 2 else torch.exp(z / 2)
+    return {"z": z, "f_z": f_z, "mu": mu, "sigma": sigma}
+
+
+def ref_score_function(z, f_z, mu, sigma):
+    d_mu, d_sigma = est.gaussian_score(z, mu, sigma)
+    return torch.stack([f_z * d_mu, f_z * d_sigma], dim=1)
+
+
+register(
+    Exercise(
+        id="04.score_function",
+        title="Per-sample score-function gradient estimates for N(mu, sigma^2)",
+        inputs=_score_inputs,
+        reference=ref_score_function,
+        mistakes={
+            "d/dmu log q = (z - mu) / sigma**2 (the square matters)": lambda z, f, m, s: (
+                torch.stack([f * (z - m) / s, f * ((z - m) ** 2 - s**2) / s**3], 1)
+            ),
+            "d/dsigma log q = ((z - mu)**2 - sigma**2) / sigma**3 (keep the -1/sigma term)": (
+                lambda z, f, m, s: torch.stack([f * (z - m) / s**2, f * (z - m) ** 2 / s**3], 1)
+            ),
+            "multiply the score by f(z)": lambda z, f, m, s: torch.stack(
+                [(z - m) / s**2, ((z - m) ** 2 - s**2) / s**3], 1
+            ),
+        },
+    )
+)
+
+
+# ---------------------------------------------------------------- 2. inverse CDF
+
+
+def _icdf_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    u = est.draw_noise("uniform", (40 + seed % 5,), g)
+    loc = float(torch.randn((), generator=g))
+    scale = float(0.2 + 2 * torch.rand((), generator=g))
+    return {"u": u, "loc": loc, "scale": scale}
+
+
+register(
+    Exercise(
+        id="04.logistic_icdf",
+        title="Sample the logistic distribution by its inverse CDF",
+        inputs=_icdf_inputs,
+        reference=est.logistic_icdf,
+        mistakes={
+            "the inverse CDF is log(u / (1 - u)), not log((1 - u) / u)": lambda u, loc, s: (
+                loc + s * torch.log((1 - u) / u)
+            ),
+            "multiply the standard sample by the scale": lambda u, loc, s: (
+                loc + torch.log(u / (1 - u))
+            ),
+            "the logistic quantile is the logit log(u/(1-u)), not log(u)": lambda u, loc, s: (
+                loc + s * torch.log(u)
+            ),
+        },
+    )
+)
+
+
+# ---------------------------------------------------------------- 3. closed-form KL
+
+
+def _kl_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    n, d = 5 + seed % 4, 2 + seed % 5
+    return {
+        "mu": torch.randn(n, d, generator=g, dtype=torch.float64),
+        "logvar": 1.5 * torch.randn(n, d, generator=g, dtype=torch.float64),
+    }
+
+
+register(
+    Exercise(
+        id="04.kl_standard_normal",
+        title="KL(N(mu, diag exp(logvar)) || N(0, I)) in closed form, one value per row",
+        inputs=_kl_inputs,
+        reference=lambda mu, logvar: kl_normal(mu, logvar),
+        mistakes={
+            "there is a factor 1/2 in front of the sum": lambda m, lv: (
+                m**2 + lv.exp() - lv - 1
+            ).sum(-1),
+            "sigma^2 = exp(logvar), not exp(logvar / 2)": lambda m, lv: (
+                0.5 * (m**2 + (lv / 2).exp() - lv - 1).sum(-1)
+            ),
+            "sum over the latent dimensions (do not average)": lambda m, lv: (
+                0.5 * (m**2 + lv.exp() - lv - 1).mean(-1)
+            ),
+            "each dimension contributes -1": lambda m, lv: 0.5 * (m**2 + lv.exp() - lv).sum(-1),
+        },
+    )
+)
+
+
+# ---------------------------------------------------------------- 4. negative ELBO
+
+
+def _elbo_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    n, dx, dz = 6 + seed % 3, 10 + seed % 4, 2 + seed % 3
+    return {
+        "x": (torch.rand(n, dx, generator=g) > 0.5).double(),
+        "logits": 3 * torch.randn(n, dx, generator=g, dtype=torch.float64),
+        "mu": torch.randn(n, dz, generator=g, dtype=torch.float64),
+        "logvar": torch.randn(n, dz, generator=g, dtype=torch.float64),
+    }
+
+
+def ref_negative_elbo(x, logits, mu, logvar):
+    return -(vae.bernoulli_log_prob(x, logits) - kl_normal(mu, logvar)).mean()
+
+
+def _nll(x, a):
+    return F.softplus(a) - x * a
+
+
+register(
+    Exercise(
+        id="04.negative_elbo",
+        title="Negative ELBO of a Bernoulli VAE (one sample), averaged over the batch",
+        inputs=_elbo_inputs,
+        reference=ref_negative_elbo,
+        mistakes={
+            "the loss *adds* the KL: -ELBO = -log p(x|z) + KL": lambda x, a, m, lv: (
+                _nll(x, a).sum(-1) - kl_normal(m, lv)
+            ).mean(),
+            "sum over pixels, then average over the batch": lambda x, a, m, lv: (
+                _nll(x, a).mean(-1) + kl_normal(m, lv)
+            ).mean(),
+            "include the KL term": lambda x, a, m, lv: _nll(x, a).sum(-1).mean(),
+        },
+    )
+)
+
+
+# ---------------------------------------------------------------- 5. active units
+
+
+def _au_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    scales = torch.tensor([1.0, 0.5, 0.05, 0.01, 0.2, 0.0, 0.08, 2.0])[: 4 + seed % 5]
+    mu = torch.randn(200, len(scales), generator=g, dtype=torch.float64) * scales
+    return {"mu": mu + 0.7, "threshold": 1e-2}
+
+
+register(
+    Exercise(
+        id="04.active_units",
+        title="Count active units: Var over the data of the posterior means > threshold",
+        inputs=_au_inputs,
+        reference=lambda mu, threshold: int((mu.var(dim=0) > threshold).sum()),
+        mistakes={
+            "compare the variance, not the standard deviation": lambda mu, t: int(
+                (mu.std(dim=0) > t).sum()
+            ),
+            "count units above the threshold": lambda mu, t: int((mu.var(dim=0) < t).sum()),
+            "the variance of each unit across the data points (dim 0), not of the means": (
+                lambda mu, t: int((mu.mean(dim=0).abs() > t).sum())
+            ),
+        },
+    )
+)

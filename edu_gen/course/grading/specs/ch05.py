@@ -1,0 +1,198 @@
+"""Chapter 05 exercises: importance and rejection sampling, importance weights, the IWAE bound."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from edu_gen.core.distributions import log_normal
+from edu_gen.course.grading.core import Exercise, _to_numpy, register, seeded_generator
+from edu_gen.models import iwae
+
+
+def _std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    return -0.5 * (z**2 + math.log(2 * math.pi))
+
+
+# ------------------------------------------------------------ 1. importance sampling
+
+
+def _is_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    shift = 1.0 + 0.25 * (seed % 4)
+    z = shift + torch.randn(200 + seed % 50, generator=g, dtype=torch.float64)
+    return {
+        "f_z": (z > 1.0).double(),
+        "log_p": _std_normal_log_prob(z),
+        "log_q": _std_normal_log_prob(z - shift),
+    }
+
+
+register(
+    Exercise(
+        id="05.importance_estimate",
+        title="Importance-sampling estimate of E_p[f] from draws of q (eq. 17.20)",
+        inputs=_is_inputs,
+        reference=lambda f_z, log_p, log_q: iwae.importance_estimate(f_z, log_p, log_q)[0],
+        mistakes={
+            "the weight is p/q, not q/p": lambda f, lp, lq: (torch.exp(lq - lp) * f).mean(),
+            "weight each f(z) by p(z)/q(z)": lambda f, lp, lq: f.mean(),
+            "the weight is exp(log p - log q), not the log-ratio itself": lambda f, lp, lq: (
+                (lp - lq) * f
+            ).mean(),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ 2. rejection sampling
+
+
+def _accept_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    n = 300 + seed % 40
+    z = torch.distributions.Cauchy(0.0, 1.0).icdf(
+        torch.rand(n, generator=g, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
+    )
+    log_q = -math.log(math.pi) - torch.log1p(z**2)
+    return {
+        "u": torch.rand(n, generator=g, dtype=torch.float64),
+        "log_p": _std_normal_log_prob(z),
+        "log_q": log_q,
+        "log_m": 0.5 * math.log(2 * math.pi) - 0.5 + 0.1 * (seed % 3),
+    }
+
+
+def _same_mask(got, want, inputs) -> tuple[bool, str]:
+    if got is None:
+        return False, "returned None (missing return?)"
+    g, w = _to_numpy(got), _to_numpy(want)
+    if g.shape != w.shape:
+        return False, f"shape {tuple(g.shape)}, expected {tuple(w.shape)}"
+    if g.dtype != np.bool_:
+        return False, f"expected a boolean mask, got dtype {g.dtype}"
+    wrong = int((g != w).sum())
+    return (True, "ok") if wrong == 0 else (False, f"{wrong} of {w.size} decisions differ")
+
+
+register(
+    Exercise(
+        id="05.accept",
+        title="Rejection sampling: which proposals to keep, u < p(z) / (M q(z))",
+        inputs=_accept_inputs,
+        reference=lambda u, log_p, log_q, log_m: torch.log(u) < log_p - log_m - log_q,
+        compare=_same_mask,
+        mistakes={
+            "divide by M: keep when u < p / (M q)": lambda u, lp, lq, lm: torch.log(u) < lp - lq,
+            "keep the draw when u is *below* the ratio": lambda u, lp, lq, lm: (
+                torch.log(u) > lp - lm - lq
+            ),
+            "the ratio is p / (M q), not q / (M p)": lambda u, lp, lq, lm: (
+                torch.log(u) < lq - lm - lp
+            ),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ 3. log importance weights
+
+
+def _weight_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    k, n, d = 3 + seed % 3, 4 + seed % 2, 2 + seed % 3
+    mu = torch.randn(n, d, generator=g, dtype=torch.float64)
+    logvar = torch.randn(n, d, generator=g, dtype=torch.float64) - 0.5
+    z = mu + (0.5 * logvar).exp() * torch.randn(k, n, d, generator=g, dtype=torch.float64)
+    return {
+        "log_px_z": -20 + 3 * torch.randn(k, n, generator=g, dtype=torch.float64),
+        "z": z,
+        "mu": mu,
+        "logvar": logvar,
+    }
+
+
+def ref_log_weight(log_px_z, z, mu, logvar):
+    return log_px_z + log_normal(z, 0.0, 0.0) - log_normal(z, mu, logvar)
+
+
+register(
+    Exercise(
+        id="05.log_weight",
+        title="log w = log p(x|z) + log p(z) - log q(z|x) (eq. 17.23)",
+        inputs=_weight_inputs,
+        reference=ref_log_weight,
+        mistakes={
+            "subtract log q(z|x): w = p(x, z) / q(z|x)": lambda lp, z, m, lv: (
+                lp + log_normal(z, 0.0, 0.0) + log_normal(z, m, lv)
+            ),
+            "include the prior log p(z) = log N(z; 0, I)": lambda lp, z, m, lv: (
+                lp - log_normal(z, m, lv)
+            ),
+            "logvar is log sigma^2: the standard deviation is exp(logvar / 2)": (
+                lambda lp, z, m, lv: lp + log_normal(z, 0.0, 0.0) - log_normal(z, m, 2 * lv)
+            ),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ 4. the IWAE bound
+
+
+def _bound_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    k, n = 4 + seed % 5, 3 + seed % 4
+    # realistic scale: log-weights of hundreds of nats, where exp() underflows to 0
+    return {"log_w": -800 + 4 * torch.randn(k, n, generator=g, dtype=torch.float64)}
+
+
+register(
+    Exercise(
+        id="05.iwae_bound",
+        title="One sample of the IWAE bound log (1/k) sum_i w_i from log-weights [k, N]",
+        inputs=_bound_inputs,
+        reference=iwae.iwae_bound,
+        mistakes={
+            "average the weights, then take the log (not the mean of log w = ELBO)": (
+                lambda lw: lw.mean(0)
+            ),
+            "subtract log k: it is the log of the *mean* weight": lambda lw: torch.logsumexp(lw, 0),
+            "exp(-800) underflows to 0: use torch.logsumexp": lambda lw: torch.log(
+                torch.exp(lw).mean(0)
+            ),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ 5. effective sample size
+
+
+def _ess_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    k, n = 5 + seed % 6, 3 + seed % 3
+    return {"log_w": 600 + 2 * torch.randn(k, n, generator=g, dtype=torch.float64)}
+
+
+register(
+    Exercise(
+        id="05.effective_sample_size",
+        title="Kish's effective sample size (sum w)^2 / sum w^2 from log-weights [k, N]",
+        inputs=_ess_inputs,
+        reference=iwae.effective_sample_size,
+        mistakes={
+            "square the sum in the numerator": lambda lw: torch.exp(
+                torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)
+            ),
+            "return the ESS itself, not the fraction ESS / k": lambda lw: (
+                iwae.effective_sample_size(lw) / lw.shape[0]
+            ),
+            "exp(1200) overflows: stay in log space with logsumexp": lambda lw: (
+                torch.exp(lw).sum(0) ** 2 / torch.exp(2 * lw).sum(0)
+            ),
+        },
+    )
+)

@@ -1,0 +1,1 @@
+"""Sample-quality measures shared by several chapters (feature-Fréchet distance on digits)."""

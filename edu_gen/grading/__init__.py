@@ -1,5 +1,0 @@
-"""Graded exercises: ``check(exercise_id, fn)`` in notebooks, ``grade_folder`` for instructors."""
-
-from edu_gen.grading.core import REGISTRY, CheckFailed, Exercise, Result, check, get, grade
-
-__all__ = ["REGISTRY", "CheckFailed", "Exercise", "Result", "check", "get", "grade"]

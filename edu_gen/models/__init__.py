@@ -1,0 +1,7 @@
+"""Image and toy model families, one module each (a package for diffusion).
+
+``autoencoder``, ``dae`` (denoising), ``vae``, ``iwae``, ``nice``, ``gan``, ``diffusion``
+(DDPM and DDIM); the chapters' toy models and estimators: ``likelihood`` (chapter 00),
+``elbo`` (linear-Gaussian model, chapter 03), ``topics`` (a VAE for documents, chapter 03),
+``estimators`` (score-function vs reparameterised gradients, chapter 04).
+"""

@@ -1,0 +1,147 @@
+r"""Training losses of a DDPM: L_simple and the terms of the variational bound.
+
+The negative ELBO of the diffusion model (Sohl-Dickstein et al. 2015; Ho et al. 2020, eq. 5)
+splits into
+
+.. math::
+    L = \underbrace{D_{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T}
+      + \sum_{t=2}^{T} \underbrace{D_{KL}(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t))}_{L_{t-1}}
+      \underbrace{- \log p_\theta(x_0|x_1)}_{L_0}.
+
+With an ε-parameterised mean and σ_t² fixed, each KL term is a weighted squared error,
+:math:`L_{t-1} = \frac{\beta_t^2}{2\sigma_t^2\alpha_t(1-\bar\alpha_t)}\lVert\varepsilon -
+\varepsilon_\theta(x_t, t)\rVert^2 + C_t` (:func:`kl_weight`; C_t is 0 when σ_t² = β̃_t);
+dropping the weights gives :math:`L_{simple} = \mathbb E_{t,x_0,\varepsilon}\lVert\varepsilon -
+\varepsilon_\theta(x_t,t)\rVert^2` (:func:`l_simple`). L_0 uses the discretised Gaussian decoder
+(:func:`discretized_gaussian_log_likelihood`). Everything reported "in bits/dim" is divided by
+D ln 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from edu_gen.core.distributions import kl_normal
+from edu_gen.models.diffusion.process import (
+    Denoiser,
+    as_timesteps,
+    p_mean_variance,
+    q_posterior,
+    q_sample,
+    reverse_variance,
+)
+from edu_gen.models.diffusion.schedules import Schedule, extract
+
+Tensor = torch.Tensor
+
+LOG_PROB_FLOOR = 1e-12
+"""Smallest bin probability used inside a log (a bin mass below it is scored as 1e-12)."""
+
+
+def l_simple(
+    model: Denoiser, sched: Schedule, x0: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """L_simple: mean over the batch and pixels of ‖ε - ε_θ(x_t, t)‖², t ~ U{1..T}."""
+    if not isinstance(x0, Tensor) or not x0.is_floating_point() or x0.dim() < 2:
+        raise ValueError("x0: expected a floating-point batch of shape [B, ...]")
+    gen = {"generator": generator} if generator is not None else {}
+    t = torch.randint(1, sched.T + 1, (len(x0),), device=x0.device, **gen)
+    noise = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device, **gen)
+    return (noise - model(q_sample(sched, x0, t, noise), t)).pow(2).mean()
+
+
+def _flat(x: Tensor) -> Tensor:
+    return x.reshape(len(x), -1)
+
+
+def prior_kl_bpd(sched: Schedule, x0: Tensor) -> Tensor:
+    """L_T = KL(q(x_T | x_0) ‖ N(0, I)) per example, in bits/dim (needs no model)."""
+    t = torch.full((len(x0),), sched.T, dtype=torch.int64, device=x0.device)
+    ab = extract(sched.alpha_bar, t, x0)
+    mean = _flat(ab.sqrt() * x0)
+    logvar = torch.log1p(-ab).reshape(len(x0), 1).expand_as(mean)
+    return kl_normal(mean, logvar) / (mean.shape[1] * math.log(2))
+
+
+def kl_weight(sched: Schedule, t: Tensor, var_type: str = "beta_tilde") -> Tensor:
+    """β_t² / (2 σ_t² α_t (1 - ᾱ_t)), the weight of ‖ε - ε_θ‖² in L_{t-1} (t >= 2)."""
+    var = reverse_variance(sched, var_type)
+    w = sched.betas**2 / (2 * var * sched.alphas * (1 - sched.alpha_bar))
+    return w[t]
+
+
+def discretized_gaussian_log_likelihood(
+    x: Tensor, mean: Tensor, log_scale: Tensor, levels: int = 256
+) -> Tensor:
+    r"""log p(x) per element for data on ``levels`` equally spaced values in [-1, 1].
+
+    Each value owns the bin :math:`[x - h, x + h]`, :math:`h = 1/(\text{levels} - 1)`; the two
+    outermost bins extend to ∓∞ (Ho et al. 2020, eq. 13). The Gaussian is N(mean, e^{2 log_scale}).
+    Bin masses below :data:`LOG_PROB_FLOOR` are floored there, so the log is never -inf.
+    """
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+        raise ValueError(f"levels: expected an int >= 2, got {levels!r}")
+    if float(x.min()) < -1 - 1e-6 or float(x.max()) > 1 + 1e-6:
+        raise ValueError("x: expected data scaled to [-1, 1]")
+    h = 1.0 / (levels - 1)
+    inv_s = torch.exp(-log_scale)
+    upper, lower = (x - mean + h) * inv_s, (x - mean - h) * inv_s
+    log_cdf_upper = torch.special.log_ndtr(upper)  # log Φ(upper)
+    log_sf_lower = torch.special.log_ndtr(-lower)  # log (1 - Φ(lower))
+    # middle bins: log(Φ(upper) - Φ(lower)), computed on the side with less cancellation
+    mass = torch.where(
+        lower > 0,
+        torch.special.ndtr(-lower) - torch.special.ndtr(-upper),
+        torch.special.ndtr(upper) - torch.special.ndtr(lower),
+    )
+    log_mid = torch.log(mass.clamp(min=LOG_PROB_FLOOR))
+    out = torch.where(
+        x < -1 + h / 2, log_cdf_upper, torch.where(x > 1 - h / 2, log_sf_lower, log_mid)
+    )
+    return out.clamp(min=math.log(LOG_PROB_FLOOR))
+
+
+def vlb_terms(
+    model: Denoiser,
+    sched: Schedule,
+    x0: Tensor,
+    *,
+    levels: int = 256,
+    var_type: str = "beta_tilde",
+    generator: torch.Generator | None = None,
+) -> dict[str, Tensor]:
+    """Every term of the bound for a batch ``x0`` in [-1, 1], in bits/dim, averaged over it.
+
+    Returns ``{"prior": L_T, "terms": [T] tensor with L_0 at index 0 and L_{t-1} at index
+    t-1, "total": L_T + Σ terms}``. One model call per t (T calls in all). The decoder L_0
+    uses σ_1² = β̃_2 (``"beta_tilde"``, since β̃_1 = 0) or β_1 (``"beta"``).
+    """
+    dims = x0[0].numel()
+    gen = {"generator": generator} if generator is not None else {}
+    terms = []
+    for step in range(1, sched.T + 1):
+        t = as_timesteps(step, len(x0), sched.T, x0.device)
+        noise = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device, **gen)
+        xt = q_sample(sched, x0, t, noise)
+        out = p_mean_variance(model, sched, xt, t, var_type)
+        if step == 1:
+            # β̃_1 = 0 would make the decoder a point mass; as in Ho et al.'s code the
+            # variance at t = 1 is clipped to β̃_2 (σ_1² = β_1 for var_type="beta").
+            var1 = sched.betas[1] if var_type == "beta" else sched.posterior_variance[2]
+            log_scale = torch.full_like(x0, 0.5 * math.log(float(var1)))
+            ll = discretized_gaussian_log_likelihood(x0, out.mean, log_scale, levels)
+            terms.append(-_flat(ll).sum(1) / (dims * math.log(2)))
+        else:
+            mean_q, var_q = q_posterior(sched, x0, xt, t)
+            kl = kl_normal(
+                _flat(mean_q),
+                _flat(var_q.log().expand_as(x0)),
+                _flat(out.mean),
+                _flat(out.variance.log().expand_as(x0)),
+            )
+            terms.append(kl / (dims * math.log(2)))
+    per_t = torch.stack([term.mean() for term in terms])
+    prior = prior_kl_bpd(sched, x0).mean()
+    return {"prior": prior, "terms": per_t, "total": prior + per_t.sum()}

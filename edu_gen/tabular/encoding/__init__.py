@@ -1,0 +1,1 @@
+"""How a table row becomes a vector a network can read, and back."""

@@ -1,0 +1,1 @@
+"""Tabular synthesizers: ``fit(frame)`` then ``sample(n, seed=...)`` returning a frame."""
