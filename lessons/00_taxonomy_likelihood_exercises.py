@@ -65,7 +65,7 @@ result_kl = check("00.kl_divergence", kl_divergence)
 # mean of $p_{\text{data}}$.
 
 # %%
-kl_fn = result_kl.choose(kl_divergence, lik.kl_divergence)
+kl_fn = result_kl.choose(kl_divergence)
 x_grid, dx = lik.grid(-10.0, 10.0, 2000)
 p_grid = p_data.prob(x_grid)
 thetas = torch.linspace(-3, 3, 121, dtype=torch.float64)
@@ -105,7 +105,7 @@ result_ce = check("00.gaussian_cross_entropy", gaussian_cross_entropy)
 # the difference is the KL that no Gaussian can remove.
 
 # %%
-ce_fn = result_ce.choose(gaussian_cross_entropy, lik.gaussian_cross_entropy)
+ce_fn = result_ce.choose(gaussian_cross_entropy)
 m, v = torch.tensor(p_data.mean()), torch.tensor(p_data.var())
 logvars = torch.linspace(-1, 3, 401, dtype=torch.float64)
 ce = ce_fn(m.expand(401), v.expand(401), m.expand(401), logvars)
@@ -140,7 +140,7 @@ result_mle = check("00.gaussian_mle", gaussian_mle)
 # many points it stays near $-\tfrac12\log(2\pi e\,v)$.
 
 # %%
-mle_fn = result_mle.choose(gaussian_mle, lik.gaussian_mle)
+mle_fn = result_mle.choose(gaussian_mle)
 x_test = p_data.sample(5000, g)
 for n in (20, 2000):
     x_train = p_data.sample(n, g)
@@ -185,7 +185,7 @@ result_hist = check("00.histogram_mle", histogram_mle)
 # zero — log-likelihood $-\infty$ — grows too.
 
 # %%
-hist_fn = result_hist.choose(histogram_mle, lik.histogram_mle)
+hist_fn = result_hist.choose(histogram_mle)
 x_train = p_data.sample(30, g)
 for bins in (2, 4, 8, 16, 32, 64):
     edges = torch.linspace(-7.0, 7.0, bins + 1, dtype=torch.float64)

@@ -72,7 +72,7 @@ result_ce = check("01.cross_entropy", cross_entropy)
 # Use it: your loss must agree with the package's on real digits, even for extreme logits.
 
 # %%
-ce = result_ce.choose(cross_entropy, ae.cross_entropy_loss)
+ce = result_ce.choose(cross_entropy)
 x_bin, _ = digits("test", "binary")
 extreme = 50 * torch.randn_like(x_bin)
 print(
@@ -128,8 +128,8 @@ result_pca = check("01.pca_reconstruct", pca_reconstruct)
 # and that of the test split (small: both splits share their main directions).
 
 # %%
-angles_fn = result_angles.choose(principal_angles, ae.principal_angles)
-recon_fn = result_pca.choose(pca_reconstruct, ae.pca_reconstruct)
+angles_fn = result_angles.choose(principal_angles)
+recon_fn = result_pca.choose(pca_reconstruct)
 x_train, _ = digits("train", "unit")
 x_test, _ = digits("test", "unit")
 mean, comps = ae.pca(x_train.double(), 4)

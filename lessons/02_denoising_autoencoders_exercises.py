@@ -66,7 +66,7 @@ result_gauss = check("02.gaussian_corrupt", gaussian_corrupt)
 # standard deviation you asked for.
 
 # %%
-gauss_fn = result_gauss.choose(gaussian_corrupt, dae.gaussian_corrupt)
+gauss_fn = result_gauss.choose(gaussian_corrupt)
 rows = {"clean": x_test}
 for sigma in (0.1, 0.3, 0.6):
     noisy = gauss_fn(x_test, sigma, torch.Generator().manual_seed(0))
@@ -108,7 +108,7 @@ result_mask = check("02.masking_corrupt", masking_corrupt)
 # were background (0) already — only the ones that hit a stroke change the picture.
 
 # %%
-mask_fn = result_mask.choose(masking_corrupt, dae.masking_corrupt)
+mask_fn = result_mask.choose(masking_corrupt)
 rows = {"clean": x_test}
 for nu in (0.25, 0.5):
     masked = mask_fn(x_test, nu, torch.Generator().manual_seed(0))
@@ -146,7 +146,7 @@ result_loss = check("02.dae_loss", dae_loss)
 # the corrupted input.
 
 # %%
-loss_fn = result_loss.choose(dae_loss, lambda model, x, corrupt: dae.dae_loss(model, x, corrupt))
+loss_fn = result_loss.choose(dae_loss)
 NU = 0.4
 
 
@@ -206,7 +206,7 @@ result_dist = check("02.distance_to_manifold", distance_to_manifold)
 # before and after denoising.
 
 # %%
-dist_fn = result_dist.choose(distance_to_manifold, dae.distance_to_manifold)
+dist_fn = result_dist.choose(distance_to_manifold)
 TOY_SIGMA = 0.2
 
 

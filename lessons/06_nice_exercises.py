@@ -81,8 +81,8 @@ result_inverse = check("06.coupling_inverse", coupling_inverse)
 # 0, preserves volume: `slogdet` of its Jacobian is 0.
 
 # %%
-fwd = result_forward.choose(coupling_forward, nice.coupling_forward)
-inv = result_inverse.choose(coupling_inverse, nice.coupling_inverse)
+fwd = result_forward.choose(coupling_forward)
+inv = result_inverse.choose(coupling_inverse)
 torch.manual_seed(0)
 nets = [nice.coupling_net(3, 3, hidden=16, n_hidden=2).double() for _ in range(4)]
 
@@ -149,8 +149,8 @@ result_bpd = check("06.bits_per_dim", bits_per_dim)
 # also the logistic prior at the origin, where each dimension contributes $\log\frac14$.
 
 # %%
-bpd_fn = result_bpd.choose(bits_per_dim, nice.bits_per_dim)
-prior_fn = result_prior.choose(logistic_log_prob, nice.logistic_log_prob)
+bpd_fn = result_bpd.choose(bits_per_dim)
+prior_fn = result_prior.choose(logistic_log_prob)
 levels_train, _ = digits("train", "levels")
 levels_test, _ = digits("test", "levels")
 counts = F.one_hot(levels_train.long(), 17).sum(0).double() + 1.0  # [64, 17], add-one

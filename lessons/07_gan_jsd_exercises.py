@@ -77,8 +77,8 @@ result_jsd = check("07.jsd", jsd)
 # data mixture and a Gaussian generator, and that the generator's best value is $-\log 4$.
 
 # %%
-d_star_fn = result_dstar.choose(optimal_discriminator, gan.optimal_discriminator)
-jsd_fn = result_jsd.choose(jsd, gan.jsd)
+d_star_fn = result_dstar.choose(optimal_discriminator)
+jsd_fn = result_jsd.choose(jsd)
 xs, dx = grid(-10.0, 10.0, 2000)
 p_data = GaussianMixture1D(weights=(0.3, 0.7), means=(-2.0, 1.0), stds=(0.6, 0.8)).prob(xs)
 p_data = p_data / (p_data.sum() * dx)
@@ -114,7 +114,7 @@ result_ns = check("07.generator_loss_nonsaturating", generator_loss_nonsaturatin
 # loss and under the saturating loss $\mathbb E[\log(1 - D)]$.
 
 # %%
-ns_fn = result_ns.choose(generator_loss_nonsaturating, gan.generator_loss_nonsaturating)
+ns_fn = result_ns.choose(generator_loss_nonsaturating)
 a = torch.tensor([-8.0], requires_grad=True)
 (g_ns,) = torch.autograd.grad(ns_fn(a), a)
 (g_sat,) = torch.autograd.grad(gan.generator_loss_saturating(a), a)
@@ -141,7 +141,7 @@ result_pack = check("07.pack", pack)
 # a discriminator that sees packs can detect that, one that sees single samples cannot.
 
 # %%
-pack_fn = result_pack.choose(pack, gan.pack)
+pack_fn = result_pack.choose(pack)
 collapsed = gan.ring_centres()[[0] * 8]
 varied = gan.sample_ring(8, generator=torch.Generator().manual_seed(0))
 for name, batch in (("collapsed", collapsed), ("varied", varied)):
@@ -174,7 +174,7 @@ result_gp = check("07.gradient_penalty", gradient_penalty)
 # everywhere, so the penalty is $10(\lVert w\rVert - 1)^2$ — zero exactly for unit-norm $w$.
 
 # %%
-gp_fn = result_gp.choose(gradient_penalty, lambda c, r, f, e: gan.gradient_penalty(c, r, f, eps=e))
+gp_fn = result_gp.choose(gradient_penalty)
 real, fake, eps = torch.randn(16, 2), torch.randn(16, 2), torch.rand(16)
 for scale in (0.5, 1.0, 2.0):
     w = scale * torch.tensor([0.6, 0.8])

@@ -28,7 +28,6 @@ import torch
 
 from edu_gen.core import config, rng
 from edu_gen.course.grading import check
-from edu_gen.course.grading.specs.ch08 import ref_reverse_mean, schedule_from_alpha_bar
 from edu_gen.data import digits
 from edu_gen.models import diffusion as dm
 
@@ -59,9 +58,7 @@ result_q = check("08.q_sample", q_sample)
 # like $\sqrt{\bar\alpha_t}$ (for unit-variance noise and a centred image).
 
 # %%
-q_fn = result_q.choose(
-    q_sample, lambda ab, x0, t, e: dm.q_sample(schedule_from_alpha_bar(ab), x0, t, e)
-)
+q_fn = result_q.choose(q_sample)
 x0 = x_test[:1].double().expand(2000, 64)
 x0c = x0 - x0.mean(1, keepdim=True)
 for t in (10, 200, 500, 900):
@@ -103,12 +100,7 @@ result_post = check("08.q_posterior", q_posterior)
 # for large $t$ (where $x_0$ hardly constrains $x_{t-1}$).
 
 # %%
-post_fn = result_post.choose(
-    q_posterior,
-    lambda ab, x0, xt, t: tuple(
-        v.expand_as(x0) for v in dm.q_posterior(schedule_from_alpha_bar(ab), x0, xt, t)
-    ),
-)
+post_fn = result_post.choose(q_posterior)
 x0b, xtb = x_test[:3].double(), torch.randn(3, 64, dtype=torch.float64)
 for t in (1, 2, 100, 1000):
     mean, var = post_fn(sched.alpha_bar, x0b, xtb, torch.full((3,), t))
@@ -142,9 +134,7 @@ result_prior = check("08.prior_kl_bpd", prior_kl_bpd)
 # to the $10^{-5}$ bits/dim that Ho et al. report for $T = 1000$?
 
 # %%
-prior_fn = result_prior.choose(
-    prior_kl_bpd, lambda ab, x0: dm.prior_kl_bpd(schedule_from_alpha_bar(ab), x0)
-)
+prior_fn = result_prior.choose(prior_kl_bpd)
 for T in (50, 100, 250, 500, 1000):
     lt = prior_fn(dm.make_schedule("linear", T).alpha_bar, x_test.double()).mean()
     print(f"T={T:5d}: L_T = {lt:.2e} bits/dim")
@@ -173,7 +163,7 @@ result_mean = check("08.reverse_mean", reverse_mean)
 # $\tilde\mu_t(x_t, x_0)$ — the ε-parameterisation loses nothing.
 
 # %%
-mean_fn = result_mean.choose(reverse_mean, ref_reverse_mean)
+mean_fn = result_mean.choose(reverse_mean)
 t = torch.tensor([2, 10, 500, 1000])
 x0b = x_test[:4].double()
 eps = torch.randn(4, 64, dtype=torch.float64)

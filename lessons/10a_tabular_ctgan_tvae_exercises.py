@@ -29,14 +29,9 @@ import torch
 
 from edu_gen.core import config, rng
 from edu_gen.course.grading import check
-from edu_gen.course.grading.specs.ch10a import (
-    ref_conditional_vector,
-    ref_mode_normalize,
-    ref_packed_gradient_penalty,
-)
 from edu_gen.data import tables
 from edu_gen.models import gan
-from edu_gen.tabular.encoding.sampler import ConditionalSampler, category_probabilities
+from edu_gen.tabular.encoding.sampler import ConditionalSampler
 from edu_gen.tabular.encoding.transformer import (
     ALPHA_LIMIT,
     DataTransformer,
@@ -85,7 +80,7 @@ result_mode = check("10a.mode_normalize", mode_normalize_argmax)
 
 
 # %%
-encode_fn = result_mode.choose(mode_normalize_argmax, ref_mode_normalize)
+encode_fn = result_mode.choose(mode_normalize_argmax)
 mixed_table = tables.mixed()
 mixed_frame = mixed_table.sample(5000, seed=0)
 transformer = DataTransformer(mixed_table.schema, seed=0).fit(mixed_frame)
@@ -129,7 +124,7 @@ result_logfreq = check("10a.log_frequency", log_frequency)
 # conditions on `occupation` hold, with real frequencies and with yours?
 
 # %%
-logfreq_fn = result_logfreq.choose(log_frequency, category_probabilities)
+logfreq_fn = result_logfreq.choose(log_frequency)
 frame, schema = tables.fair()
 counts = frame["occupation"].value_counts().reindex(schema.categories_of("occupation"))
 table = pd.DataFrame(
@@ -181,7 +176,7 @@ result_cond = check("10a.conditional_vector", conditional_vector)
 # %%
 fair_transformer = DataTransformer(schema, seed=0).fit(frame)
 sampler = ConditionalSampler(fair_transformer.transform(frame), fair_transformer.discrete_spans)
-cond_fn = result_cond.choose(conditional_vector, ref_conditional_vector)
+cond_fn = result_cond.choose(conditional_vector)
 batch = sampler.sample_train(1000, generator=torch.Generator().manual_seed(0))
 cond, mask = cond_fn(batch.span, batch.category, sampler.widths.tolist())
 same = torch.equal(cond, batch.cond) and torch.equal(mask, batch.mask)
@@ -229,7 +224,7 @@ result_gp = check("10a.packed_gradient_penalty", packed_gradient_penalty)
 # per-row penalty would push the critic away from a perfectly 1-Lipschitz function.
 
 # %%
-gp_fn = result_gp.choose(packed_gradient_penalty, ref_packed_gradient_penalty)
+gp_fn = result_gp.choose(packed_gradient_penalty)
 encoded_fair = torch.from_numpy(fair_transformer.transform(frame))
 g = torch.Generator().manual_seed(0)
 real_rows = encoded_fair[torch.randperm(len(encoded_fair), generator=g)[:500]]

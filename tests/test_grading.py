@@ -101,9 +101,25 @@ def test_unknown_exercise_lists_known_ids():
 def test_choose_falls_back_to_reference(capsys):
     exercise = grading.get("01.cross_entropy")
     result = grading.grade(exercise, _not_implemented)
-    assert result.choose(_not_implemented, exercise.reference) is exercise.reference
+    assert result.choose(_not_implemented) is exercise.reference
     good = grading.grade(exercise, exercise.reference)
-    assert good.choose(_not_implemented, exercise.reference) is _not_implemented
+    assert good.choose(_not_implemented) is _not_implemented
+
+
+def test_choose_uses_the_stand_in_where_outputs_are_random():
+    exercise = grading.get("02.masking_corrupt")
+    assert exercise.reference is None and exercise.stand_in is not None
+    result = grading.grade(exercise, _not_implemented)
+    assert result.choose(_not_implemented) is exercise.stand_in
+
+
+def test_exercise_notebooks_import_no_reference_answers():
+    """Learners get a stand-in through ``Result.choose``, never by importing spec modules."""
+    root = Path(__file__).resolve().parents[1] / "lessons"
+    for path in sorted(root.glob("*_exercises.py")):
+        text = path.read_text()
+        assert "grading.specs" not in text, f"{path.name} imports a grading spec module"
+        assert "ref_" not in text, f"{path.name} names a reference answer"
 
 
 # ------------------------------------------------------------------ folder grading

@@ -83,7 +83,8 @@ class Exercise:
     it is called afresh for the student and for the reference so neither can see the
     other's in-place changes or random-number draws. ``compare(got, want, inputs)``
     returns ``(ok, message)``; set ``reference=None`` and use a property ``compare``
-    when outputs are random (then ``want`` is None).
+    when outputs are random (then ``want`` is None, and ``stand_in`` is the implementation
+    later cells use until the learner's passes).
     """
 
     id: str
@@ -94,6 +95,15 @@ class Exercise:
     n_cases: int = 5
     points: int = 10
     mistakes: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    stand_in: Callable[..., Any] | None = None
+
+    def stand_in_fn(self) -> Callable[..., Any]:
+        """What later cells use until the learner's answer passes: ``stand_in`` if given
+        (needed where ``reference`` is None), else ``reference``."""
+        fn = self.stand_in if self.stand_in is not None else self.reference
+        if fn is None:
+            raise ValueError(f"exercise {self.id!r}: no reference and no stand_in to use")
+        return fn
 
     def case_seeds(self) -> list[int]:
         base = sum(ord(ch) * 31**i for i, ch in enumerate(self.id)) % 100_000
@@ -144,12 +154,16 @@ class Result:
     def passed(self) -> bool:
         return self.status == "passed"
 
-    def choose(self, student_fn: Callable[..., Any], reference_fn: Callable[..., Any]):
-        """The student's function once it passes, else the reference (later cells run)."""
+    def choose(self, student_fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The student's function once it passes, else the exercise's stand-in.
+
+        The stand-in (the spec's ``stand_in``, by default its ``reference``) lets the rest
+        of the notebook run while the exercise is unattempted; a notebook never imports it.
+        """
         if self.passed:
             return student_fn
         print(f"({self.exercise}: using the reference implementation until yours passes)")
-        return reference_fn
+        return get(self.exercise).stand_in_fn()
 
     def report(self) -> str:
         lines = [f"{self.exercise}: {self.status} — {self.points:g}/{self.max_points} points"]

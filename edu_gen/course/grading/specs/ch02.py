@@ -160,6 +160,7 @@ register(
         title="Masking noise: round(nu*D) random components of each example set to 0",
         inputs=_masking_inputs,
         reference=None,
+        stand_in=dae.masking_corrupt,
         compare=_masking_property,
         mistakes={
             "k = round(nu * D), not int(nu * D) (which rounds down)": _mask_floor,
