@@ -52,45 +52,23 @@ class ChapterRun:
 def run_notebook(path: Path, out_dir: Path, *, fast: bool, timeout: float) -> ChapterRun:
     """Execute one notebook in a fresh kernel; collect its claim results."""
     import nbformat
-    from nbclient import NotebookClient
+
+    from edu_gen.course.execute import INLINE_BACKEND, cell_errors, execute
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "claims.jsonl"
         report.touch()
-        saved = {k: os.environ.get(k) for k in ("EDU_GEN_REPORT", "EDU_GEN_FAST", "EDU_GEN_STRICT")}
-        os.environ.update(
-            {
-                "EDU_GEN_REPORT": str(report),
-                "EDU_GEN_FAST": "1" if fast else "0",
-                "EDU_GEN_STRICT": "0",
-            }
-        )
-        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-        try:
-            client = NotebookClient(
-                nb,
-                timeout=timeout,
-                kernel_name="python3",
-                allow_errors=True,
-                resources={"metadata": {"path": str(path.parent)}},
-            )
-            client.execute()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        env = {
+            "EDU_GEN_REPORT": str(report),
+            "EDU_GEN_FAST": "1" if fast else "0",
+            "EDU_GEN_STRICT": "0",
+            "MPLBACKEND": os.environ.get("MPLBACKEND", INLINE_BACKEND),
+        }
+        execute(nb, path.parent, env=env, timeout=timeout, allow_errors=True)
         rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
-    errors = [
-        f"{out.get('ename')}: {out.get('evalue')}"
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-        if out.get("output_type") == "error"
-    ]
+    errors = [f"{name}: {value}" for name, value in cell_errors(nb)]
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     passed = sum(r["holds"] for r in rows)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from edu_gen.course.execute import cell_errors, execute
 
 
 @dataclass
@@ -35,20 +34,6 @@ class Submission:
     @property
     def total(self) -> float:
         return round(sum(self.points.values()), 2)
-
-
-@contextmanager
-def _env(**values: str):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def grade_notebook(path: Path, *, timeout: float = 600.0, fast: bool = True) -> Submission:
@@ -69,27 +54,13 @@ def grade_notebook(path: Path, *, timeout: float = 600.0, fast: bool = True) -> 
             "EDU_GEN_STRICT": "0",
             "MPLBACKEND": "Agg",
         }
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            allow_errors=True,
-            resources={"metadata": {"path": tmp}},
-        )
-        with _env(**env):
-            try:
-                client.execute()
-            except CellTimeoutError:
-                submission.note = f"stopped: a cell ran longer than {timeout:g} s"
-            except DeadKernelError:
-                submission.note = "stopped: the kernel died"
-        errors = [
-            out.get("ename", "error")
-            for cell in nb.cells
-            if cell.cell_type == "code"
-            for out in cell.get("outputs", [])
-            if out.get("output_type") == "error"
-        ]
+        try:
+            execute(nb, tmp, env=env, timeout=timeout, allow_errors=True)
+        except CellTimeoutError:
+            submission.note = f"stopped: a cell ran longer than {timeout:g} s"
+        except DeadKernelError:
+            submission.note = "stopped: the kernel died"
+        errors = [name for name, _ in cell_errors(nb)]
         if errors and not submission.note:
             submission.note = f"{len(errors)} cell(s) raised: {', '.join(sorted(set(errors)))}"
         for line in report.read_text(encoding="utf-8").splitlines():
