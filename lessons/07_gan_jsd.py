@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from edu_gen.core import config, rng
+from edu_gen.core.nn import mlp
 from edu_gen.core.train import fit
 from edu_gen.course import viz
 from edu_gen.course.claims import claim, claim_close
@@ -115,7 +116,7 @@ batches = [
     for _ in range(128)
 ]
 
-disc = gan.mlp(1, 1, hidden=(64, 64))
+disc = mlp([1, 64, 64, 1], "leaky_relu")
 
 
 def d_objective(model, batch):
@@ -284,7 +285,7 @@ sep_batches = [
     (0.3 * torch.randn(256, 1, generator=g), 4.0 + 0.3 * torch.randn(256, 1, generator=g))
     for _ in range(16)
 ]
-disc_sep = gan.mlp(1, 1, hidden=(32,))
+disc_sep = mlp([1, 32, 1], "leaky_relu")
 fit(
     disc_sep,
     d_objective,
@@ -323,8 +324,9 @@ claim(
 #   centre — it separates a collapsed generator (few modes, sharp samples) from an unfinished
 #   one (samples smeared between the modes).
 #
-# Three variants, trained with `fit` (the loss function alternates the players), plus in the
-# full run a control with a lagging discriminator (below):
+# Three variants, trained with `fit` as a game of two players — `gan.gan_players` gives the
+# critic and the generator each its own loss and its own Adam, and `gan.gan_turns` says whose
+# turn each batch is — plus in the full run a control with a lagging discriminator (below):
 # * **GAN** — the non-saturating loss;
 # * **PacGAN** (Lin et al. 2018) — the discriminator sees `pac = 4` samples at once
 #   (`gan.pack`), so a batch with too little variety is easy to reject;
@@ -391,24 +393,11 @@ def train_ring(loss, pac, n_critic, d_lr, g_steps, name):
     data = gan.sample_ring(n_runs * per_run * 500, std=ring_std, generator=g)
     batches = list(data.split(n_runs * per_run))  # rows [s*128, (s+1)*128) go to run s
     model = gan.GAN(2, latent_dim=2, hidden=(64, 64), pac=pac, activation="relu", n_models=n_runs)
-    opt = torch.optim.Adam(
-        [
-            {"params": model.generator.parameters(), "lr": 1e-3},
-            {"params": model.discriminator.parameters(), "lr": d_lr},
-        ],
-        betas=(0.5, 0.9),
-    )
-    fit(
-        model,
-        gan.gan_objective(loss, n_critic=n_critic, gp_weight=1.0),
-        batches,
-        steps=g_steps * (n_critic + 1),
-        optimizer=opt,
-        device="cpu",
-        desc=name,
-    )
+    players = gan.gan_players(model, loss, lr=1e-3, critic_lr=d_lr, betas=(0.5, 0.9), gp_weight=1.0)
+    turns = gan.gan_turns(batches, n_critic)  # n_critic critic turns, then a generator turn
+    fit(model, players, turns, steps=g_steps * (n_critic + 1), device="cpu", desc=name)
     with torch.no_grad():
-        samples = model.sample(n_eval, generator=torch.Generator().manual_seed(99))
+        samples = model.sample(n_eval, rng=torch.Generator().manual_seed(99))
     return samples.reshape(n_runs, n_eval, 2)
 
 
@@ -493,20 +482,18 @@ if "PacGAN (pac=4)" in modes:
 
 # %%
 digit_gan = gan.GAN(64, latent_dim=16, hidden=(256, 256), out=torch.nn.Sigmoid())
-opt = torch.optim.Adam(digit_gan.parameters(), lr=5e-4, betas=(0.5, 0.9))
 fit(
     digit_gan,
-    gan.gan_objective("nonsaturating"),
-    digits_loader("train", "unit", batch_size=64, seed=0, drop_last=True),
+    gan.gan_players(digit_gan, "nonsaturating", lr=5e-4, betas=(0.5, 0.9)),
+    gan.gan_turns(digits_loader("train", "unit", batch_size=64, seed=0, drop_last=True)),
     steps=config.pick(4000, 600),
-    optimizer=opt,
     device=device,
-    checkpoint=f"checkpoints/07_digit_gan_{config.mode_name()}.pt",
+    checkpoint=f"checkpoints/07_gan_digits_{config.mode_name()}.pt",
     desc="digit GAN",
 )
 digit_gan = digit_gan.cpu().eval()
 with torch.no_grad():
-    fake_digits = digit_gan.sample(32, generator=torch.Generator().manual_seed(0))
+    fake_digits = digit_gan.sample(32, rng=torch.Generator().manual_seed(0))
 viz.image_grid(fake_digits, nrow=16, title="GAN samples")
 plt.show()
 

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import norm
 
+from edu_gen.core.nn import mlp
 from edu_gen.core.train import fit
 from edu_gen.models import gan
-from edu_gen.models.likelihood import grid
+from edu_gen.models.likelihood import grid, kl_divergence
 
 
 def gen(seed: int) -> torch.Generator:
@@ -193,38 +194,114 @@ def test_ring_and_mode_counting():
     assert gan.count_modes(torch.zeros(100, 2), centres, 0.3) == 0  # the centre is off-ring
 
 
-# ------------------------------------------------------------------ models and training
-def test_gan_objective_alternates_players(device):
+# ------------------------------------------------------------------ players and turns
+def _params(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def _changed(before: list[torch.Tensor], net: torch.nn.Module) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("loss", gan.GAN_LOSSES)
+def test_each_player_moves_only_its_network(device, loss):
     torch.manual_seed(0)
     model = gan.GAN(2, hidden=(16,), pac=2).to(device)
-    loss_fn = gan.gan_objective("wgan-gp", n_critic=2)
+    players = gan.gan_players(model, loss, lr=1e-2)
+    assert list(players) == ["critic", "generator"]
     x = gan.sample_ring(8).to(device)
-    turns = []
-    for _ in range(3):
-        model.zero_grad(set_to_none=True)
-        out = loss_fn(model, (x,))
-        out["loss"].backward()
-        turns.append(int(out["generator_step"]))
-        g_grad = model.generator[0][0].weight.grad
-        d_grad = model.discriminator[0].weight.grad
-        if turns[-1]:
-            assert d_grad is None and g_grad is not None
-        else:
-            assert g_grad is None and d_grad is not None
-    assert turns == [0, 0, 1]
-    with pytest.raises(ValueError, match="loss"):
-        gan.gan_objective("hinge")
+    for name, moves, stays, flag in (
+        ("critic", model.discriminator, model.generator, 0.0),
+        ("generator", model.generator, model.discriminator, 1.0),
+    ):
+        mine, other = _params(moves), _params(stays)
+        record = players[name].update(model, (x,))
+        assert record["generator_step"] == flag and math.isfinite(record["loss"])
+        assert _changed(mine, moves) and not _changed(other, stays), name
+    # each optimiser holds exactly its network's parameters
+    assert players["critic"].parameters() == list(model.discriminator.parameters())
+    assert players["generator"].parameters() == list(model.generator.parameters())
+
+
+def test_two_players_equal_one_adam_alternating_by_step():
+    """Two Adams (one per network) step exactly like one Adam over all parameters, where the
+    network that sits out a turn has no gradient — the loop chapter 07 used before players.
+    """
+    data = [gan.sample_ring(16, generator=gen(i)) for i in range(5)]  # 5 batches: odd
+    torch.manual_seed(3)
+    model = gan.GAN(2, hidden=(8,), pac=2)
+    twin = gan.GAN(2, hidden=(8,), pac=2)
+    twin.load_state_dict(model.state_dict())
+    torch.manual_seed(4)
+    fit(model, gan.gan_players(model, "wgan-gp", lr=1e-2, critic_lr=3e-3), gan.gan_turns(data, 2),
+        steps=17, device="cpu", progress=False)  # fmt: skip
+    torch.manual_seed(4)
+    adam = torch.optim.Adam(
+        [
+            {"params": twin.generator.parameters(), "lr": 1e-2},
+            {"params": twin.discriminator.parameters(), "lr": 3e-3},
+        ],
+        betas=(0.5, 0.9),
+    )
+    critic, generator = gan.critic_objective("wgan-gp"), gan.generator_objective("wgan-gp")
+    for step in range(17):  # the turn follows the global step, across passes over the data
+        adam.zero_grad(set_to_none=True)
+        loss_fn = generator if step % 3 == 2 else critic
+        loss_fn(twin, data[step % 5])["loss"].backward()
+        adam.step()
+    for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_gan_turns_cycle_across_passes():
+    turns = gan.gan_turns(["a", "b", "c", "d", "e"], n_critic=2)
+    items = list(turns)
+    assert len(turns) == len(items) == 15  # 3 passes: a cycle of 3 fits 5 batches 3 times
+    assert [t.player for t in items[:6]] == ["critic", "critic", "generator"] * 2
+    assert [t.batch for t in items[:7]] == ["a", "b", "c", "d", "e", "a", "b"]
+    assert [t.player for t in items[3::3]] == ["critic"] * 4  # never restarts mid-cycle
+    assert list(turns) == items  # re-iterable
+    assert len(gan.gan_turns(["a", "b"], n_critic=1)) == 2  # one pass when it fits
+    with pytest.raises(ValueError, match="n_critic"):
+        gan.gan_turns(["a"], n_critic=0)
 
 
 def test_fit_trains_a_gan_towards_a_1d_gaussian():
     torch.manual_seed(0)
     data = [(3 + 0.5 * torch.randn(64, 1, generator=gen(i)),) for i in range(50)]
     model = gan.GAN(1, latent_dim=1, hidden=(32, 32))
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.5, 0.9))
-    fit(model, gan.gan_objective(), data, steps=1200, optimizer=opt, progress=False, device="cpu")
+    history = fit(model, gan.gan_players(model, lr=2e-3), gan.gan_turns(data), steps=1200,
+                  progress=False, device="cpu")  # fmt: skip
+    assert history["player"][:4].tolist() == ["critic", "generator"] * 2
+    assert history["generator_step"][:4].tolist() == [0.0, 1.0] * 2
     with torch.no_grad():
-        s = model.sample(2000, generator=gen(5))
+        s = model.sample(2000, rng=gen(5))
     assert abs(s.mean().item() - 3) < 0.3 and 0.2 < s.std().item() < 1.0
+
+
+def test_mlp_is_the_core_mlp_in_the_in_out_hidden_form():
+    torch.manual_seed(0)
+    net = gan.mlp(3, 1, hidden=(5, 4), activation="relu")
+    torch.manual_seed(0)
+    ref = mlp([3, 5, 4, 1], "relu")
+    assert str(net) == str(ref)
+    for a, b in zip(net.parameters(), ref.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert isinstance(gan.mlp(2, 1, hidden=(4,))[1], torch.nn.LeakyReLU)  # the default
+
+
+def test_jsd_gradient_is_finite_where_densities_underflow():
+    x, dx = grid(-4.0, 12.0, 4000)
+    theta = torch.tensor(8.0, dtype=torch.float64, requires_grad=True)
+    p = torch.exp(-0.5 * (x / 0.3) ** 2) / (0.3 * math.sqrt(2 * math.pi))
+    q = torch.exp(-0.5 * ((x - theta) / 0.3) ** 2) / (0.3 * math.sqrt(2 * math.pi))
+    assert bool((q == 0).any())  # exact zeros far in the tails
+    (grad,) = torch.autograd.grad(gan.jsd(p, q, dx), theta, retain_graph=True)
+    assert torch.isfinite(grad) and abs(grad.item()) < 1e-12  # disjoint: no gradient
+    m = 0.5 * (p + q)  # the same sum without the masks: d/dq of q log q is 0/0 at q = 0
+    naive = 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)
+    assert naive.item() == gan.jsd(p, q, dx).item()
+    assert torch.isnan(torch.autograd.grad(naive, theta)[0])
 
 
 # ------------------------------------------------------------------ several GANs in lockstep
@@ -308,21 +385,27 @@ def test_stacked_gan_bad_input():
     with pytest.raises(ValueError, match="n_models"):
         gan.GAN(2, n_models=0)
     with pytest.raises(ValueError, match="activation"):
-        gan.mlp(2, 1, activation="sigmoid")
+        gan.mlp(2, 1, activation="swish")
     with pytest.raises(ValueError, match=r"z: expected shape \[batch, 2\]"):
         model.generate(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="pac \\* n_models = 6"):
-        gan.gan_objective()(model, torch.zeros(5, 2))
+        gan.critic_objective()(model, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="pac \\* n_models = 6"):
+        gan.generator_objective()(model, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="loss"):
+        gan.gan_players(model, "hinge")
+    with pytest.raises(TypeError, match="gan.GAN"):
+        gan.gan_players(torch.nn.Linear(2, 2))
 
 
 def test_fit_trains_stacked_gans(device):
-    """Three GANs in lockstep each learn the 1-D Gaussian (one objective, one optimiser)."""
+    """Three GANs in lockstep each learn the 1-D Gaussian (two players over stacked weights)."""
     torch.manual_seed(0)
     data = [(3 + 0.5 * torch.randn(3 * 64, 1, generator=gen(i)),) for i in range(50)]
     model = gan.GAN(1, latent_dim=1, hidden=(32, 32), n_models=3)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.5, 0.9))
-    fit(model, gan.gan_objective(), data, steps=800, optimizer=opt, progress=False, device=device)
+    fit(model, gan.gan_players(model, lr=2e-3), gan.gan_turns(data), steps=800, progress=False,
+        device=device)  # fmt: skip
     with torch.no_grad():
-        s = model.sample(2000, generator=gen(5)).cpu().reshape(3, 2000)
+        s = model.sample(2000, rng=gen(5)).cpu().reshape(3, 2000)
     # each model moved from its initial mean (about 0) to the data's 3, with a sensible spread
     assert torch.all((s.mean(1) - 3).abs() < 0.5) and torch.all((s.std(1) > 0.1) & (s.std(1) < 1.5))

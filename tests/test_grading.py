@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from edu_gen.course import grading
-from edu_gen.course.grading import core, runner
+from edu_gen.course.grading import checker, core, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 grading.get("01.cross_entropy")  # importing the specs registers every exercise
@@ -206,6 +206,6 @@ def test_every_deterministic_mistake_is_recognised_by_its_hint():
                 continue  # a crashing mistake has no output to recognise
             seed = next(t.seed for t in result.tests if not t.message.startswith("raised"))
             first = wrong(*exercise.inputs(seed).values())
-            if not core._same_output(first, wrong(*exercise.inputs(seed).values())):
+            if not checker.same_output(first, wrong(*exercise.inputs(seed).values())):
                 continue  # e.g. ignores the generator: its output is not reproducible
             assert result.hint is not None, f"{exercise_id}: {hint!r} got no hint"

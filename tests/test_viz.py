@@ -117,6 +117,20 @@ def test_plot_losses_from_history_and_dict():
     assert np.allclose(smooth.get_ydata()[0], np.mean(np.linspace(1, 0.1, 30)[:5]))
 
 
+def test_plot_losses_of_players_skips_the_steps_a_metric_was_not_logged():
+    history = History()
+    for step in range(1, 7):
+        player = "generator" if step % 3 == 0 else "critic"
+        extra = {"gp": 0.1 * step} if player == "critic" else {}
+        history.append({"step": step, "epoch": 0, "player": player, "loss": 1.0, **extra})
+    ax = plot_losses(history, smooth=2)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) >= {"loss", "gp"}  # "player" is a counter, not a curve
+    assert lines["gp"].get_xdata().tolist() == [2, 4, 5]  # averages over steps 1, 2, 4, 5
+    assert np.allclose(lines["gp"].get_ydata(), [0.15, 0.3, 0.45])
+    assert np.isfinite(ax.get_lines()[2].get_ydata()).all()  # the raw gp curve: no NaN gaps
+
+
 def test_plot_losses_errors():
     with pytest.raises(ValueError, match="logy=True needs positive values.*'elbo'"):
         plot_losses({"elbo": [-3.0, -2.0]}, logy=True)

@@ -6,7 +6,8 @@ tensors or NumPy arrays.
 
 * :func:`tile` / :func:`image_grid` — many small images as one grid (a pure function
   and its plot).
-* :func:`plot_losses` — training curves from a :class:`~edu_gen.core.train.History` or dict.
+* :func:`plot_losses` — training curves from a :class:`~edu_gen.core.train.History` or dict
+  (drawn by :mod:`edu_gen.core.train.curves`, as ``history.plot()`` draws them).
 * :func:`latent_scatter` — 2-D latent codes coloured by label.
 * :func:`compare_rows` — e.g. original / noisy / reconstructed, one row each.
 """
@@ -24,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from edu_gen.core.train import History
+from edu_gen.core.train.curves import draw_curves, sequence_curves
 
 __all__ = ["compare_rows", "image_grid", "latent_scatter", "plot_losses", "tile"]
 
@@ -162,71 +164,31 @@ def compare_rows(
 # ---------------------------------------------------------------------------- curves
 
 
-def _curves(source: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Named (x, y) curves from a History (x = step) or a dict of sequences (x = 1..n)."""
-    if isinstance(source, History):
-        x = source["step"] if "step" in source else np.arange(1, len(source) + 1)
-        return {key: (x, source[key].astype(float)) for key in source.metrics()}
-    if isinstance(source, Mapping):
-        curves = {}
-        for key, values in source.items():
-            y = _numpy(values)
-            if y.ndim != 1:
-                raise ValueError(f"curve {key!r}: expected a 1-D sequence, got shape {y.shape}")
-            curves[str(key)] = (np.arange(1, len(y) + 1), y)
-        return curves
-    raise TypeError(
-        f"history_or_dict: expected a train.History or a dict of sequences, got "
-        f"{type(source).__name__}"
-    )
-
-
-def _moving_average(y: np.ndarray, window: int) -> np.ndarray:
-    window = min(window, len(y))
-    return np.convolve(y, np.ones(window) / window, mode="valid")
-
-
 def plot_losses(
-    history_or_dict: Any,
+    history_or_dict: History | Mapping[str, Any],
     *,
     ax: Axes | None = None,
     keys: Sequence[str] | None = None,
     logy: bool = False,
     smooth: int = 0,
 ) -> Axes:
-    """Plot training curves; returns the Axes.
+    """Plot training curves; returns the Axes (the drawing is ``History.plot``'s).
 
-    ``smooth=k`` (k > 1) draws the raw curve faintly and its k-step moving average on top.
-    ``keys`` picks curves by name; ``logy`` needs strictly positive values.
+    A History is drawn against its steps, each metric only at the steps that logged it; a
+    dict of sequences against ``1..n``. ``smooth=k`` (k > 1) draws the raw curve faintly and
+    its k-step moving average on top; ``keys`` picks curves by name; ``logy`` needs strictly
+    positive values.
     """
-    if not isinstance(smooth, int) or isinstance(smooth, bool) or smooth < 0:
-        raise ValueError(f"smooth: expected a non-negative int (window length), got {smooth!r}")
-    curves = _curves(history_or_dict)
-    if keys is not None:
-        unknown = [key for key in keys if key not in curves]
-        if unknown:
-            raise KeyError(f"keys: {unknown} not found; available: {list(curves)}")
-        curves = {key: curves[key] for key in keys}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    for name, (x, y) in curves.items():
-        if logy and len(y) and not np.nanmin(y) > 0:
-            raise ValueError(
-                f"logy=True needs positive values, but curve {name!r} has min {np.nanmin(y)}"
-            )
-        if smooth > 1 and len(y) > 1:
-            (line,) = ax.plot(x, y, alpha=0.3)
-            y_smooth = _moving_average(y, smooth)
-            ax.plot(x[len(x) - len(y_smooth) :], y_smooth, color=line.get_color(), label=name)
-        else:
-            ax.plot(x, y, label=name)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("value" if len(curves) > 1 else next(iter(curves), "value"))
-    if curves:
-        ax.legend()
-    return ax
+    if isinstance(history_or_dict, History):
+        curves = history_or_dict.curves()
+    elif isinstance(history_or_dict, Mapping):
+        curves = sequence_curves(history_or_dict)
+    else:
+        raise TypeError(
+            f"history_or_dict: expected a train.History or a dict of sequences, got "
+            f"{type(history_or_dict).__name__}"
+        )
+    return draw_curves(curves, ax=ax, keys=keys, logy=logy, smooth=smooth)
 
 
 # ---------------------------------------------------------------------------- latents

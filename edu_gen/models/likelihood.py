@@ -71,16 +71,11 @@ def _distribution(name: str, p: Tensor, dx: float, tol: float = 1e-2) -> Tensor:
     return p
 
 
-def _xlogy(x: Tensor, y: Tensor) -> Tensor:
-    """:math:`x\\log y` with the convention :math:`0\\log 0 = 0` (and :math:`0\\log y = 0`)."""
-    return torch.where(x > 0, x * torch.log(torch.where(x > 0, y, torch.ones_like(y))), 0.0)
-
-
 def entropy(p: Tensor, dx: float = 1.0) -> Tensor:
     r"""Entropy on a grid, :math:`H(p) = -\sum_i p_i\log p_i\,\Delta x` (with 0 log 0 = 0)."""
     dx = _positive("dx", dx)
     p = _distribution("p", p, dx)
-    return -_xlogy(p, p).sum(-1) * dx
+    return -torch.xlogy(p, p).sum(-1) * dx
 
 
 def cross_entropy(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
@@ -89,7 +84,7 @@ def cross_entropy(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
     p, q = _distribution("p", p, dx), _distribution("q", q, dx)
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p, q: expected the same grid, got {tuple(p.shape)} and {tuple(q.shape)}")
-    return -_xlogy(p, q).sum(-1) * dx
+    return -torch.xlogy(p, q).sum(-1) * dx
 
 
 def kl_divergence(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
@@ -104,7 +99,7 @@ def kl_divergence(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
     p, q = _distribution("p", p, dx), _distribution("q", q, dx)
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p, q: expected the same grid, got {tuple(p.shape)} and {tuple(q.shape)}")
-    return (_xlogy(p, p) - _xlogy(p, q)).sum(-1) * dx
+    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(-1) * dx
 
 
 def gaussian_cross_entropy(

@@ -1,0 +1,81 @@
+r"""The game on a grid: the optimal discriminator, :math:`V(G, D)` and the JSD.
+
+For a fixed generator with density :math:`p_g` the best discriminator is
+:math:`D^*(x) = p_{\text{data}}(x) / (p_{\text{data}}(x) + p_g(x))`, and then
+:math:`V(G, D^*) = 2\,\mathrm{JSD}(p_{\text{data}}\,\|\,p_g) - \log 4`, smallest
+(:math:`-\log 4`) exactly when :math:`p_g = p_{\text{data}}`. The functions take densities
+sampled on a uniform grid (spacing ``dx``) and reduce over the last dimension.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from edu_gen.core.checks import float_tensor
+from edu_gen.models.likelihood import kl_divergence
+
+Tensor = torch.Tensor
+
+__all__ = ["jsd", "optimal_discriminator", "value_on_grid"]
+
+
+def _densities(p_data: Tensor, p_g: Tensor) -> None:
+    """Two finite, non-negative densities on the same grid."""
+    for name, p in (("p_data", p_data), ("p_g", p_g)):
+        if float_tensor(name, p).dim() == 0:
+            raise ValueError(f"p_data, p_g: expected densities on a grid, got a scalar {name}")
+    if p_data.shape != p_g.shape:
+        raise ValueError(
+            f"p_data, p_g: expected the same grid, got {tuple(p_data.shape)} and {tuple(p_g.shape)}"
+        )
+    for name, p in (("p_data", p_data), ("p_g", p_g)):
+        if not bool(torch.all(torch.isfinite(p))) or bool(torch.any(p < 0)):
+            raise ValueError(f"{name}: expected finite, non-negative densities (not log-densities)")
+
+
+def optimal_discriminator(p_data: Tensor, p_g: Tensor) -> Tensor:
+    r""":math:`D^*(x) = p_{\text{data}}(x) / (p_{\text{data}}(x) + p_g(x))`, pointwise.
+
+    Where both densities are 0 every value of D is optimal; we return 1/2 there (never NaN).
+    """
+    _densities(p_data, p_g)
+    total = p_data + p_g
+    return torch.where(total > 0, p_data / torch.where(total > 0, total, 1.0), 0.5)
+
+
+def value_on_grid(p_data: Tensor, p_g: Tensor, d: Tensor, dx: float) -> Tensor:
+    r""":math:`V(G,D) = \int p_{\text{data}}\log D + p_g\log(1-D)\,dx` as a Riemann sum.
+
+    ``d`` holds the discriminator's probabilities :math:`D(x)` on the same grid; terms with a
+    zero density contribute 0 (``torch.xlogy``). :math:`D` and :math:`1 - D` are clamped
+    below at the dtype's smallest normal number (log ≈ −708 in float64), so a :math:`D^*`
+    that rounds to exactly 1 where :math:`p_g` is negligible (but not 0) adds a negligible
+    term instead of :math:`-\infty`.
+    """
+    _densities(p_data, p_g)
+    float_tensor("d", d)
+    if d.shape[-1] != p_data.shape[-1]:
+        raise ValueError(f"d: expected the grid size {p_data.shape[-1]}, got {tuple(d.shape)}")
+    if bool(torch.any((d < 0) | (d > 1))):
+        raise ValueError("d: expected probabilities in [0, 1] (apply a sigmoid to logits)")
+    tiny = torch.finfo(d.dtype).tiny
+    real_term = torch.xlogy(p_data, d.clamp_min(tiny))
+    fake_term = torch.xlogy(p_g, (1 - d).clamp_min(tiny))
+    return (real_term + fake_term).sum(-1) * dx
+
+
+def jsd(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
+    r"""Jensen-Shannon divergence in nats on a shared grid, :math:`\in[0, \log 2]`.
+
+    .. math::
+        \mathrm{JSD}(p\,\|\,q) = \tfrac12\mathrm{KL}(p\,\|\,m) + \tfrac12\mathrm{KL}(q\,\|\,m),
+        \qquad m = \tfrac12(p + q).
+
+    ``p`` and ``q`` are densities sampled on a uniform grid with spacing ``dx`` (or probability
+    vectors with ``dx=1``); reduces over the last dimension. Differentiable: cells where a
+    density is exactly 0 (underflow far in a tail) contribute 0 and get a zero gradient.
+    """
+    m = 0.5 * (p + q)
+    # d/dy of x·log y is x / y = 0/0 where x = y = 0: the masks keep those cells' gradient 0
+    p, q, m = (torch.where(t > 0, t, 0.0) for t in (p, q, m))
+    return 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)
