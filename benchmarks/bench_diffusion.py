@@ -36,7 +36,7 @@ import time
 
 import torch
 
-from edu_gen.core import config
+from edu_gen.core import config, rng
 from edu_gen.evaluation import frechet as metrics
 from edu_gen.models import diffusion as dm
 
@@ -75,7 +75,7 @@ def quality(model, sched, n: int, seeds: list[int]) -> list[dict]:
         for seed in seeds:
             counted = Counter(model)
             start = time.perf_counter()
-            x, _ = run(counted, torch.Generator().manual_seed(seed))
+            x = run(counted, rng.generator(seed))
             secs.append(time.perf_counter() - start)
             fds.append(metrics.digits_fd(x))
         rows.append({"sampler": name, "calls": counted.calls, "seconds": min(secs), "fd": fds})
@@ -98,8 +98,8 @@ def eta_s_table(model, sched, n: int, seeds: list[int]) -> None:
                         (n, 64),
                         S=S,
                         eta=eta,
-                        generator=torch.Generator().manual_seed(seed),
-                    )[0]
+                        generator=rng.generator(seed),
+                    )
                 )
                 for seed in seeds
             ]
@@ -130,15 +130,15 @@ def overhead(sched, repeats: int, steps: int = 50, batch: int = 64) -> tuple[flo
         prediction_type="epsilon",
     )
     theirs.set_timesteps(steps)
-    eps = 0.1 * torch.randn(batch, 64, generator=torch.Generator().manual_seed(0))
+    eps = 0.1 * torch.randn(batch, 64, generator=rng.generator(0))
 
     def model(x, t):
         return eps
 
-    x_T = torch.randn(batch, 64, generator=torch.Generator().manual_seed(1))  # noqa: N806
+    x_T = torch.randn(batch, 64, generator=rng.generator(1))  # noqa: N806
 
     def run_ours():
-        return dm.ddim_sample(model, sched, x_T.shape, S=steps, x_T=x_T)[0]
+        return dm.ddim_sample(model, sched, x_T.shape, S=steps, x_T=x_T)
 
     def run_theirs():
         x = x_T.clone()

@@ -22,6 +22,7 @@ import time
 
 import torch
 
+from edu_gen.core import rng
 from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
 from edu_gen.models import nice
@@ -71,7 +72,7 @@ def make_model(hidden: int, n_hidden: int, logit_alpha: float | None) -> nice.NI
 
 
 def loss_of(flow):
-    noise = torch.Generator().manual_seed(0)
+    noise = rng.generator(0)
 
     def loss_fn(model, batch):
         x = nice.dequantize(batch[0], 17, noise)
@@ -106,7 +107,7 @@ def main() -> None:
     print("command:", " ".join(sys.argv))
 
     levels, _ = digits("test", "levels")
-    x_test = nice.dequantize(levels, 17, torch.Generator().manual_seed(1))
+    x_test = nice.dequantize(levels, 17, rng.generator(1))
     alpha = args.logit_alpha or None
     ours = make_model(args.hidden, args.n_hidden, alpha)
     oracle = as_normflows(ours)

@@ -100,7 +100,7 @@ print("parameters:", sum(p.numel() for p in model.parameters()))
 # two identities against `torch.distributions`.
 
 # %%
-g = torch.Generator().manual_seed(1)
+g = rng.generator(1)
 x_bin = (torch.rand(16, 64, generator=g) > 0.5).float()
 logits = 4 * torch.randn(16, 64, generator=g)
 bernoulli_nll = -torch.distributions.Bernoulli(logits=logits).log_prob(x_bin).sum(1).mean()
@@ -127,7 +127,9 @@ claim_close(
 #
 # `edu_gen.core.train.fit` is the one training loop of the course: a progress bar, a loss
 # history, and a checkpoint so that an interrupted run (a Colab disconnect) resumes where
-# it stopped. The loss function receives a batch `(x, y)`; the labels are not used.
+# it stopped. The loss function receives a batch `(x, y)`; the labels are not used. (The
+# package's `ae.autoencoder_loss(model, batch)` is this function; `loss="ce"` gives the
+# cross-entropy version below.)
 
 
 # %%

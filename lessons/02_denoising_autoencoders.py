@@ -115,7 +115,7 @@ def make_autoencoder():
 
 # %%
 SIGMA, NU = 0.3, 0.4
-noise_gen = torch.Generator().manual_seed(2008)
+noise_gen = rng.generator(2008)
 x_gauss = dae.gaussian_corrupt(x_test, SIGMA, generator=noise_gen)
 x_mask = dae.masking_corrupt(x_test, NU, generator=noise_gen)
 x_salt = dae.salt_and_pepper_corrupt(x_test, 0.2, generator=noise_gen)
@@ -159,7 +159,7 @@ claim_close(
 
 # %%
 def show_corruption(kind="masking", level=0.4):
-    corrupt = dae.corruption(kind, level, generator=torch.Generator().manual_seed(0))
+    corrupt = dae.corruption(kind, level, generator=rng.generator(0))
     fig, ax = plt.subplots(figsize=(8, 1.4))
     viz.image_grid(
         corrupt(x_test[:12]), nrow=12, ax=ax, vmin=0, vmax=1, title=f"{kind}, level {level:.1f}"
@@ -221,9 +221,9 @@ print(
 # %%
 TOY_SIGMA = 0.2
 rng.seed_everything(1)
-circle = dae.toy_manifold(config.pick(4000, 2000), torch.Generator().manual_seed(1))
+circle = dae.toy_manifold(config.pick(4000, 2000), rng.generator(1))
 toy_loader = DataLoader(
-    TensorDataset(circle), batch_size=128, shuffle=True, generator=torch.Generator().manual_seed(1)
+    TensorDataset(circle), batch_size=128, shuffle=True, generator=rng.generator(1)
 )
 toy_dae = torch.nn.Sequential(
     torch.nn.Linear(2, 64),
@@ -250,8 +250,8 @@ toy_dae = toy_dae.cpu().eval()
 # data.
 
 # %%
-clean_toy = dae.toy_manifold(1000, torch.Generator().manual_seed(11))
-noisy_toy = dae.gaussian_corrupt(clean_toy, TOY_SIGMA, generator=torch.Generator().manual_seed(12))
+clean_toy = dae.toy_manifold(1000, rng.generator(11))
+noisy_toy = dae.gaussian_corrupt(clean_toy, TOY_SIGMA, generator=rng.generator(12))
 denoised_toy = dae.reconstruct(toy_dae, noisy_toy)
 dist_noisy = dae.distance_to_manifold(noisy_toy).mean().item()
 dist_denoised = dae.distance_to_manifold(denoised_toy).mean().item()
@@ -337,16 +337,10 @@ claim(
 steps_digits = config.pick(4000, 600)
 loader = digits_loader("train", "unit", batch_size=64, seed=0)
 
-
-def plain_objective(model, batch):
-    x, _ = batch
-    return ae.l2_loss(x, model(x))
-
-
 models = {}
 for seed, (name, objective, tag) in enumerate(
     (
-        ("plain AE", plain_objective, "plain"),
+        ("plain AE", ae.autoencoder_loss, "plain"),  # chapter 01's squared error
         ("DAE (Gaussian)", dae.dae_objective(gauss), "gauss"),
         ("DAE (masking)", dae.dae_objective(masking), "mask"),
     )
@@ -536,7 +530,7 @@ def train_classifier(model, x, y, seed):
         TensorDataset(x, y),
         batch_size=32,
         shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
+        generator=rng.generator(seed),
     )
     fit(
         model,
@@ -567,7 +561,7 @@ with torch.no_grad():
     codes_train, codes_test = stack(x_train), stack(x_test)
 results = {name: [] for name in ("pixels", "random init", "pre-trained", "frozen codes")}
 for draw in range(3):
-    labelled = labelled_subset(y_train, 10, torch.Generator().manual_seed(30 + draw))
+    labelled = labelled_subset(y_train, 10, rng.generator(30 + draw))
     x_lab, y_lab = x_train[labelled], y_train[labelled]
     torch.manual_seed(draw)
     results["pixels"].append(

@@ -69,7 +69,7 @@ result_gauss = check("02.gaussian_corrupt", gaussian_corrupt)
 gauss_fn = result_gauss.choose(gaussian_corrupt)
 rows = {"clean": x_test}
 for sigma in (0.1, 0.3, 0.6):
-    noisy = gauss_fn(x_test, sigma, torch.Generator().manual_seed(0))
+    noisy = gauss_fn(x_test, sigma, rng.generator(0))
     rows[f"σ={sigma}"] = noisy
     print(f"σ={sigma}: measured standard deviation of x̃ - x = {(noisy - x_test).std():.3f}")
 viz.compare_rows(rows, ncol=10, vmin=0, vmax=1)
@@ -111,7 +111,7 @@ result_mask = check("02.masking_corrupt", masking_corrupt)
 mask_fn = result_mask.choose(masking_corrupt)
 rows = {"clean": x_test}
 for nu in (0.25, 0.5):
-    masked = mask_fn(x_test, nu, torch.Generator().manual_seed(0))
+    masked = mask_fn(x_test, nu, rng.generator(0))
     rows[f"ν={nu}"] = masked
     hit_ink = ((masked == 0) & (x_test > 0)).sum(1).float().mean()
     print(f"ν={nu}: {round(nu * 64)} pixels masked per image, {hit_ink:.1f} of them on a stroke")
@@ -171,7 +171,7 @@ fit(
     desc="your DAE",
 )
 model = model.cpu().eval()
-x_masked = mask_fn(x_test, NU, torch.Generator().manual_seed(1))
+x_masked = mask_fn(x_test, NU, rng.generator(1))
 with torch.no_grad():
     x_denoised = model(x_masked)
 print(
@@ -216,7 +216,7 @@ def toy_objective(model, batch):
 
 
 rng.seed_everything(0)
-circle = dae.toy_manifold(2000, torch.Generator().manual_seed(0))
+circle = dae.toy_manifold(2000, rng.generator(0))
 toy = torch.nn.Sequential(
     torch.nn.Linear(2, 64),
     torch.nn.ReLU(),
@@ -234,8 +234,8 @@ fit(
     desc="toy DAE",
 )
 toy = toy.cpu().eval()
-clean = dae.toy_manifold(500, torch.Generator().manual_seed(1))
-noisy = gauss_fn(clean, TOY_SIGMA, torch.Generator().manual_seed(2))
+clean = dae.toy_manifold(500, rng.generator(1))
+noisy = gauss_fn(clean, TOY_SIGMA, rng.generator(2))
 with torch.no_grad():
     denoised = toy(noisy)
 print(

@@ -506,7 +506,7 @@ doc_loader = DataLoader(
     TensorDataset(train_docs.counts),
     batch_size=64,
     shuffle=True,
-    generator=torch.Generator().manual_seed(0),
+    generator=rng.generator(0),
 )
 doc_history = fit(
     doc_vae,
@@ -586,7 +586,7 @@ plt.show()
 # a random span of the same size gets about $\sqrt{K/(V-1)}$).
 
 # %%
-rand = torch.Generator().manual_seed(123)
+rand = rng.generator(123)
 random_scores = torch.tensor(
     [
         tp.topic_recovery(torch.randn(R.shape, generator=rand), train_docs.theme_words)[0]

@@ -95,7 +95,7 @@ print(config.banner())
 n_grad = config.pick(200_000, 40_000)
 mu0, sigmas = 1.0, (0.1, 0.5, 1.0, 2.0)
 smooth = ("z^2", "exp(z/2)", "sin z")
-eps = torch.randn(n_grad, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+eps = torch.randn(n_grad, generator=rng.generator(1), dtype=torch.float64)
 rows = []
 for name in smooth:
     f, expectation = est.TEST_FUNCTIONS[name]
@@ -227,7 +227,7 @@ oracles = {
     "chi2": ({"k": 5}, st.chi2(5)),
 }
 n_fam = config.pick(100_000, 20_000)
-g_fam = torch.Generator().manual_seed(2)
+g_fam = rng.generator(2)
 samples, p_values = {}, {}
 print(f"{'family':<12}{'way':<16}{'mean':>9}{'exact':>9}{'var':>9}{'exact':>9}{'KS p':>9}")
 for name, (params, oracle) in oracles.items():
@@ -263,7 +263,7 @@ claim(
     min_p_value=min_p,
     families=len(p_values),
 )
-u_ctrl = est.draw_noise("uniform", (n_fam,), torch.Generator().manual_seed(3))
+u_ctrl = est.draw_noise("uniform", (n_fam,), rng.generator(3))
 wrong = -torch.log1p(-u_ctrl) * 2.5  # a bug: multiplying by the rate instead of dividing
 p_wrong = st.kstest(wrong.numpy(), oracles["exponential"][1].cdf).pvalue
 claim(
@@ -281,9 +281,7 @@ claim(
 # %%
 lam = 2.0
 rates = torch.full((n_fam,), lam, dtype=torch.float64, requires_grad=True)
-z_exp = est.exponential_icdf(
-    est.draw_noise("uniform", (n_fam,), torch.Generator().manual_seed(4)), rates
-)
+z_exp = est.exponential_icdf(est.draw_noise("uniform", (n_fam,), rng.generator(4)), rates)
 (per_draw,) = torch.autograd.grad((z_exp**2).sum(), rates)
 estimate, se = per_draw.mean().item(), per_draw.std().item() / math.sqrt(n_fam)
 print(f"pathwise {estimate:.4f} ± {se:.4f}   exact {-4 / lam**3:.4f}")
@@ -308,7 +306,7 @@ claim(
 
 # %%
 n_kl = config.pick(200_000, 50_000)
-g_kl = torch.Generator().manual_seed(5)
+g_kl = rng.generator(5)
 mu_q = torch.randn(5, 8, generator=g_kl, dtype=torch.float64)
 logvar_q = torch.randn(5, 8, generator=g_kl, dtype=torch.float64)
 mu_p, logvar_p = torch.zeros(5, 8, dtype=torch.float64), torch.zeros(5, 8, dtype=torch.float64)
@@ -476,7 +474,7 @@ with torch.no_grad():
     mse_per_pixel = (x_grey_train.repeat(20, 1) - vae_gauss.decoder.mean(z_g)).pow(2).mean().item()
     sigma2 = vae_gauss.decoder.logvar.exp().item()
     recon_g = vae_gauss(x_grey_test[:10])
-    samples_g = vae_gauss.sample(10, torch.Generator().manual_seed(6))
+    samples_g = vae_gauss.sample(10, rng.generator(6))
 print(f"learned σ² = {sigma2:.4f}   squared error per pixel = {mse_per_pixel:.4f}")
 viz.compare_rows(
     {"test digit": x_grey_test[:10], "reconstruction": recon_g, "sample m(z), z~p(z)": samples_g},

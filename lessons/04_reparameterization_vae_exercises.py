@@ -97,7 +97,7 @@ result_icdf = check("04.logistic_icdf", sample_logistic)
 
 # %%
 icdf_fn = result_icdf.choose(sample_logistic)
-u = est.draw_noise("uniform", (20_000,), torch.Generator().manual_seed(1))
+u = est.draw_noise("uniform", (20_000,), rng.generator(1))
 samples = icdf_fn(u, 2.0, 0.5)
 print("KS p-value:", st.kstest(samples.numpy(), st.logistic(2.0, 0.5).cdf).pvalue)
 

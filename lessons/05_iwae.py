@@ -72,8 +72,7 @@ n_is = config.pick(100_000, 20_000)
 exact = st.norm.sf(1.0)
 shifts = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 results = {
-    c: iwae.tail_probability(n_is, 1.0, c, torch.Generator().manual_seed(10 + i))
-    for i, c in enumerate(shifts)
+    c: iwae.tail_probability(n_is, 1.0, c, rng.generator(10 + i)) for i, c in enumerate(shifts)
 }
 print(f"exact P(Z>1) = {exact:.5f}")
 for c, (estimate, se) in results.items():
@@ -103,8 +102,8 @@ claim(
 
 # %%
 rare_exact = st.norm.sf(4.5)
-rare_plain, _ = iwae.tail_probability(n_is, 4.5, 0.0, torch.Generator().manual_seed(20))
-rare_is, rare_se = iwae.tail_probability(n_is, 4.5, 4.5, torch.Generator().manual_seed(21))
+rare_plain, _ = iwae.tail_probability(n_is, 4.5, 0.0, rng.generator(20))
+rare_is, rare_se = iwae.tail_probability(n_is, 4.5, 4.5, rng.generator(21))
 print(
     f"P(Z>4.5): exact {rare_exact:.3e}, plain MC {rare_plain:.3e}, "
     f"importance sampling {rare_is:.3e} ± {rare_se:.1e}"
@@ -274,7 +273,7 @@ print(f"{DATA}: train {tuple(x_train.shape)}, test {tuple(x_test.shape)}, {epoch
 
 
 def make_loader(x, seed=0):
-    generator = torch.Generator().manual_seed(seed)
+    generator = rng.generator(seed)
     return DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True, generator=generator)
 
 
@@ -464,7 +463,7 @@ claim(
 
 # %%
 with torch.no_grad():
-    samples = models["IWAE, k=50"].cpu().sample(32, torch.Generator().manual_seed(3))
+    samples = models["IWAE, k=50"].cpu().sample(32, rng.generator(3))
 viz.image_grid(samples, nrow=16, title="IWAE (k=50): decoder means at z ~ p(z)")
 plt.show()
 

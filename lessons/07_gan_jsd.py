@@ -397,7 +397,7 @@ def train_ring(loss, pac, n_critic, d_lr, g_steps, name):
     turns = gan.gan_turns(batches, n_critic)  # n_critic critic turns, then a generator turn
     fit(model, players, turns, steps=g_steps * (n_critic + 1), device="cpu", desc=name)
     with torch.no_grad():
-        samples = model.sample(n_eval, rng=torch.Generator().manual_seed(99))
+        samples = model.sample(n_eval, generator=torch.Generator().manual_seed(99))
     return samples.reshape(n_runs, n_eval, 2)
 
 
@@ -493,7 +493,7 @@ fit(
 )
 digit_gan = digit_gan.cpu().eval()
 with torch.no_grad():
-    fake_digits = digit_gan.sample(32, rng=torch.Generator().manual_seed(0))
+    fake_digits = digit_gan.sample(32, generator=torch.Generator().manual_seed(0))
 viz.image_grid(fake_digits, nrow=16, title="GAN samples")
 plt.show()
 

@@ -133,7 +133,7 @@ plt.show()
 x_train, y_train = digits("train", "signed")
 x_test, _ = digits("test", "signed")
 n_chains, t_check = config.pick(4000, 2000), 250
-g = torch.Generator().manual_seed(0)
+g = rng.generator(0)
 x0 = x_train[:1].double().expand(n_chains, 64)
 x_iter = x0.clone()
 for step in range(1, t_check + 1):
@@ -289,16 +289,11 @@ plt.show()
 
 # %%
 n_samples = len(x_test)
-samples, x0_traj = dm.ddpm_sample(
-    model,
-    sched,
-    (n_samples, 64),
-    generator=torch.Generator().manual_seed(1),
-    record=[1000, 800, 600, 500, 400, 300, 200, 100, 1],
-)
+x0_traj = dict.fromkeys([1000, 800, 600, 500, 400, 300, 200, 100, 1])  # filled in: t -> x̂_0
+samples = dm.ddpm_sample(model, sched, (n_samples, 64), generator=rng.generator(1), record=x0_traj)
 fd_model = metrics.digits_fd(samples)
 fd_floor = metrics.real_floor()
-fd_noise = metrics.digits_fd(torch.randn(n_samples, 64, generator=torch.Generator().manual_seed(2)))
+fd_noise = metrics.digits_fd(torch.randn(n_samples, 64, generator=rng.generator(2)))
 print(
     f"feature FD: samples {fd_model:.1f}, real-vs-real floor {fd_floor:.1f}, noise {fd_noise:.1f}"
 )
@@ -332,7 +327,7 @@ claim(
 
 # %%
 x_vlb = x_test[: config.pick(128, 48)]
-bound = dm.vlb_terms(model, sched, x_vlb, levels=17, generator=torch.Generator().manual_seed(3))
+bound = dm.vlb_terms(model, sched, x_vlb, levels=17, generator=rng.generator(3))
 terms = bound["terms"]
 print(
     f"L_T = {bound['prior']:.2e}, sum of KL terms = {terms[1:].sum():.3f}, "
@@ -348,7 +343,7 @@ plt.xlabel("t (t = 1 is L_0)")
 plt.title("terms of the bound, bits/dim")
 plt.show()
 
-g = torch.Generator().manual_seed(4)
+g = rng.generator(4)
 t_id = torch.tensor([2, 50, 500, 1000]).repeat_interleave(4)
 x0_id = x_test[: len(t_id)].double()
 eps = torch.randn(x0_id.shape, generator=g, dtype=torch.float64)
@@ -442,9 +437,7 @@ else:
             checkpoint=f"checkpoints/08_ddpm_eps_{kind}_small_{config.mode_name()}.pt",
             progress=False,
         )
-        x_k, _ = dm.ddpm_sample(
-            m_k, s_k, (n_cmp, 64), generator=torch.Generator().manual_seed(1), clip=1.0
-        )
+        x_k = dm.ddpm_sample(m_k, s_k, (n_cmp, 64), generator=rng.generator(1), clip=1.0)
         print(f"{kind:9s}: feature FD {metrics.digits_fd(x_k):.1f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}

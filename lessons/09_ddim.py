@@ -101,15 +101,9 @@ def model64(x, t):
 
 
 kw = {"dtype": torch.float64, "generator": None}
-a, _ = dm.ddpm_sample(
-    model64, sched, (16, 64), **{**kw, "generator": torch.Generator().manual_seed(5)}
-)
-b, _ = dm.ddim_sample(
-    model64, sched, (16, 64), eta=1.0, **{**kw, "generator": torch.Generator().manual_seed(5)}
-)
-c, _ = dm.ddim_sample(
-    model64, sched, (16, 64), eta=0.0, **{**kw, "generator": torch.Generator().manual_seed(5)}
-)
+a = dm.ddpm_sample(model64, sched, (16, 64), **{**kw, "generator": rng.generator(5)})
+b = dm.ddim_sample(model64, sched, (16, 64), eta=1.0, **{**kw, "generator": rng.generator(5)})
+c = dm.ddim_sample(model64, sched, (16, 64), eta=0.0, **{**kw, "generator": rng.generator(5)})
 print(
     f"max |DDPM - DDIM(η=1)| = {(a - b).abs().max():.2e}, |DDPM - DDIM(η=0)| = {(a - c).abs().max():.2f}"
 )
@@ -142,9 +136,7 @@ n_table = len(digits("train", "signed")[0])  # 1437 samples per cell (the refere
 table = np.zeros((len(S_list), len(eta_list)))
 for i, S in enumerate(S_list):
     for j, eta in enumerate(eta_list):
-        x, _ = dm.ddim_sample(
-            model, sched, (n_table, 64), S=S, eta=eta, generator=torch.Generator().manual_seed(1)
-        )
+        x = dm.ddim_sample(model, sched, (n_table, 64), S=S, eta=eta, generator=rng.generator(1))
         table[i, j] = metrics.digits_fd(x)
 fd_floor = metrics.real_floor(n_table)
 print(f"feature FD (rows S, columns η), {n_table} samples; real-vs-real floor {fd_floor:.2f}")
@@ -189,16 +181,14 @@ claim(
 x_all, _ = digits("train", "signed")
 mu, var = x_all.mean(0).double(), float(x_all.var(0).mean())
 exact = dm.gaussian_eps(sched, mu, var)
-x0_gauss = mu + var**0.5 * torch.randn(
-    128, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64
-)
+x0_gauss = mu + var**0.5 * torch.randn(128, 64, generator=rng.generator(2), dtype=torch.float64)
 S_rec = [10, 20, 50, 100, 200]
 
 
 def reconstruction(eps_model, x0, S):
     """Per-example MSE of decode(encode(x0)) with S steps, and the norms of the codes x_T."""
     xT = dm.ddim_invert(eps_model, sched, x0, S=S)  # noqa: N806
-    back, _ = dm.ddim_sample(eps_model, sched, x0.shape, S=S, eta=0.0, x_T=xT, dtype=x0.dtype)
+    back = dm.ddim_sample(eps_model, sched, x0.shape, S=S, eta=0.0, x_T=xT, dtype=x0.dtype)
     return (back - x0).pow(2).mean(1), xT.norm(dim=1)
 
 
@@ -232,9 +222,9 @@ claim(
 # samples from *different* $x_T$.
 
 # %%
-x_T = torch.randn(n_samples, 64, generator=torch.Generator().manual_seed(3))
+x_T = torch.randn(n_samples, 64, generator=rng.generator(3))
 decoded = {
-    S: dm.ddim_sample(model, sched, (n_samples, 64), S=S, x_T=x_T)[0].clamp(-1, 1) for S in S_list
+    S: dm.ddim_sample(model, sched, (n_samples, 64), S=S, x_T=x_T).clamp(-1, 1) for S in S_list
 }
 viz.image_grid(
     (torch.cat([decoded[S][:10] for S in S_list]) + 1) / 2,
@@ -269,7 +259,7 @@ print(
     f"norm of the midpoint: slerp {path[4 * 4 : 4 * 5].norm(dim=1).mean():.2f}, "
     f"lerp {lerp[4 * 4 : 4 * 5].norm(dim=1).mean():.2f}, endpoints {z0.norm(dim=1).mean():.2f}"
 )
-images, _ = dm.ddim_sample(model, sched, path.shape, S=50, x_T=path)
+images = dm.ddim_sample(model, sched, path.shape, S=50, x_T=path)
 grid = images.reshape(len(alphas), 4, 64).transpose(0, 1).reshape(-1, 64)
 viz.image_grid((grid.clamp(-1, 1) + 1) / 2, nrow=len(alphas), title="slerp in x_T (S = 50, η = 0)")
 plt.show()
@@ -295,9 +285,7 @@ for S in S_time:
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
-        dm.ddim_sample(
-            counted, sched, (n_samples, 64), S=S, generator=torch.Generator().manual_seed(0)
-        )
+        dm.ddim_sample(counted, sched, (n_samples, 64), S=S, generator=rng.generator(0))
         best = min(best, time.perf_counter() - start)
     seconds.append(best)
     n_calls.append(calls["n"] // 3)

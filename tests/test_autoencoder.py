@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from torch import nn
 
+from edu_gen.core.rng import generator as gen
 from edu_gen.models import autoencoder as ae
 from edu_gen.models.autoencoder import (
     Autoencoder,
@@ -26,10 +27,6 @@ from edu_gen.models.autoencoder import (
     pca_reconstruct,
     principal_angles,
 )
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def randn(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -183,7 +180,7 @@ def test_losses_reject_shape_mismatch(loss):
 
 @pytest.mark.parametrize("loss", [l2_loss, cross_entropy_loss])
 def test_losses_reject_integer_tensors(loss):
-    with pytest.raises(TypeError, match="x: expected a floating-point tensor"):
+    with pytest.raises(TypeError, match="x: expected a floating-point"):
         loss(torch.ones(3, 4, dtype=torch.long), torch.rand(3, 4))
     with pytest.raises(TypeError, match="floating-point"):
         loss(torch.rand(3, 4), torch.ones(3, 4, dtype=torch.int32))
@@ -341,3 +338,33 @@ def test_mutation_without_qr_is_caught_by_the_scipy_oracle(monkeypatch):
     assert not np.allclose(mutant.numpy(), expected, atol=1e-3)
     monkeypatch.undo()
     np.testing.assert_allclose(principal_angles(a, b).numpy(), expected, atol=1e-10)
+
+
+# ------------------------------------------------------ the fit loss and the layout
+
+
+@pytest.mark.parametrize(("loss", "fn"), [("l2", l2_loss), ("ce", cross_entropy_loss)])
+def test_autoencoder_loss_is_the_reconstruction_loss(loss, fn):
+    torch.manual_seed(0)
+    model = Autoencoder(10, 3, out_activation="identity")
+    x = torch.rand(6, 10, generator=gen(1))
+    want = fn(x, model(x))
+    torch.testing.assert_close(ae.autoencoder_loss(model, (x, torch.zeros(6)), loss), want)
+    torch.testing.assert_close(ae.autoencoder_loss(model, x, loss), want)
+    with pytest.raises(ValueError, match="loss: expected one of"):
+        ae.autoencoder_loss(model, x, "l1")
+
+
+def test_state_dict_layout_is_stable():
+    """Checkpoints of earlier versions load: one activation module after every linear layer."""
+    keys = list(Autoencoder(10, 3, hidden=(8,)).state_dict())
+    want = [
+        f"{part}.{i}.{p}"
+        for part in ("encoder", "decoder")
+        for i in (0, 2)
+        for p in ("weight", "bias")
+    ]
+    assert keys == want
+    assert list(linear_autoencoder(10, 3).state_dict()) == [
+        "encoder.0.weight", "encoder.0.bias", "decoder.0.weight", "decoder.0.bias"
+    ]  # fmt: skip

@@ -268,3 +268,72 @@ def test_set_threads_rejects_bad_argument(restore_threads, n):
     with pytest.raises(ValueError, match="n: expected a positive int"):
         set_threads(n)
     assert torch.get_num_threads() == restore_threads
+
+
+# ------------------------------------------------------------ core.checks, core.rng
+
+
+def test_shaped_tensor_reads_the_shape_pattern():
+    from edu_gen.core.checks import shaped_tensor
+
+    x = torch.zeros(4, 10)
+    assert shaped_tensor("x", x, ("batch", 10)) is x
+    assert shaped_tensor("x", x, (..., 10)) is x
+    assert shaped_tensor("x", x, ("batch", "D", ...)) is x
+    assert shaped_tensor("x", torch.zeros(2, 3, 4), ("batch", ..., 4)).shape == (2, 3, 4)
+    for bad, shape, message in [
+        (torch.zeros(4, 9), ("batch", 10), r"x: expected shape \[batch, 10\], got \(4, 9\)"),
+        (torch.zeros(2, 1, 10), ("batch", 10), r"\[batch, 10\], got \(2, 1, 10\)"),
+        (torch.zeros(()), (..., 10), r"\[\.\.\., 10\], got \(\)"),
+        (torch.zeros(5), ("batch", "D", ...), r"\[batch, D, \.\.\.\], got \(5,\)"),
+        ([0.0] * 10, ("batch", 10), r"got list"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            shaped_tensor("x", bad, shape)
+
+
+def test_same_shape_and_model_dtype_name_both_arguments():
+    from edu_gen.core.checks import model_dtype, same_shape
+
+    x = torch.zeros(4, 5)
+    assert same_shape("x_hat", torch.ones(4, 5), "x", x).shape == (4, 5)
+    with pytest.raises(ValueError, match=r"x_hat: expected the shape of x \(4, 5\), got \(4, 6\)"):
+        same_shape("x_hat", torch.zeros(4, 6), "x", x)
+    with pytest.raises(ValueError, match="x: expected dtype torch.float32 \\(the model's\\)"):
+        model_dtype("x", x.double(), torch.float32)
+
+
+def test_bounded_float_accepts_numbers_and_one_element_tensors():
+    from edu_gen.core.checks import bounded_float
+
+    assert bounded_float("nu", 0.5, 0.0, 1.0) == 0.5
+    assert bounded_float("sigma", torch.tensor(2), 0.0) == 2.0
+    with pytest.raises(ValueError, match=r"nu: expected a value in \[0, 1\]"):
+        bounded_float("nu", 1.5, 0.0, 1.0)
+    with pytest.raises(ValueError, match="sigma: expected a value in >= 0"):
+        bounded_float("sigma", -1, 0.0)
+    for bad in (float("nan"), "0.3", True):
+        with pytest.raises(TypeError, match="expected a number"):
+            bounded_float("nu", bad, 0.0, 1.0)
+
+
+def test_rng_generator_seeded_and_check_generator():
+    from edu_gen.core import rng
+
+    a, b = rng.generator(3), torch.Generator().manual_seed(3)
+    assert torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))
+    assert rng.check_generator(None) is None and rng.check_generator(a) is a
+    with pytest.raises(TypeError, match="generator: expected a torch.Generator or None"):
+        rng.check_generator(3)
+    with pytest.raises(ValueError, match="seed"):
+        rng.generator(-1)
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    with pytest.raises(RuntimeError), rng.seeded(5):
+        torch.rand(3)
+        raise RuntimeError("the caller's state comes back anyway")
+    assert torch.equal(torch.get_rng_state(), before)
+    with rng.seeded(5):
+        inside = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(inside, torch.rand(3))

@@ -7,13 +7,10 @@ import math
 import pytest
 import torch
 
+from edu_gen.core.rng import generator as gen
 from edu_gen.course.grading import get, grade
 from edu_gen.models import dae
 from edu_gen.models.autoencoder import Autoencoder, cross_entropy_loss, l2_loss
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def no_zeros(n: int, d: int, seed: int = 0) -> torch.Tensor:

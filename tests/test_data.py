@@ -87,10 +87,10 @@ def test_digits_split_is_disjoint_complete_and_stratified() -> None:
 
 
 def test_digits_split_indices_disjoint() -> None:
-    from edu_gen.data.images.digits import _split_indices
+    from edu_gen.data.images.digits import split_indices
 
-    train = set(_split_indices("train", 0.25, 3).tolist())
-    test = set(_split_indices("test", 0.25, 3).tolist())
+    train = set(split_indices("train", 0.25, 3).tolist())
+    test = set(split_indices("test", 0.25, 3).tolist())
     assert not train & test and train | test == set(range(1797))
 
 
@@ -463,3 +463,34 @@ def test_load_images_dispatch() -> None:
 def test_digits_too_small_test_size_names_argument() -> None:
     with pytest.raises(ValueError, match="test_size"):
         digits(test_size=0.001)
+
+
+def test_cache_folder_is_shared_by_images_and_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edu_gen.data.cache import ENV_VAR, cache_folder
+    from edu_gen.data.tables import adult_cache_dir
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    assert cache_folder("mnist") == cache_dir("mnist") == tmp_path / "mnist"
+    assert cache_folder("adult") == adult_cache_dir() == tmp_path / "adult"
+    with pytest.raises(ValueError, match="cache: expected a folder path"):
+        adult_cache_dir(3)  # type: ignore[arg-type]
+
+
+def test_extract_member_verifies_before_writing(tmp_path: Path) -> None:
+    import zipfile
+
+    from edu_gen.data.download import extract_member
+
+    archive = tmp_path / "both.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inner/a.txt", b"alpha")
+    dest = tmp_path / "a.txt"
+    assert extract_member(archive, "a.txt", _sha(b"alpha"), dest) == dest
+    assert dest.read_bytes() == b"alpha"
+    with pytest.raises(ValueError, match="has no member b.txt"):
+        extract_member(archive, "b.txt", _sha(b"alpha"), tmp_path / "b.txt")
+    with pytest.raises(ValueError, match="SHA-256 mismatch for c.txt \\(member of both.zip\\)"):
+        extract_member(archive, "a.txt", "0" * 64, tmp_path / "c.txt")
+    assert not (tmp_path / "c.txt").exists()

@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 import torch
 
+from edu_gen.core import rng
 from edu_gen.core.distributions import kl_normal
 from edu_gen.core.train import fit
 from edu_gen.data import digits
@@ -59,7 +60,7 @@ def test_timesteps_validated(lin):
 
 
 def test_closed_form_equals_iterated_noising(lin):
-    g = torch.Generator().manual_seed(0)
+    g = rng.generator(0)
     n, t = 20000, 300
     x0 = torch.full((n, 1), 0.7, dtype=torch.float64)
     x = x0.clone()
@@ -75,7 +76,7 @@ def test_closed_form_equals_iterated_noising(lin):
 
 @pytest.mark.parametrize("t", [1, 2, 500, 1000])
 def test_posterior_is_bayes_rule(lin, t):
-    g = torch.Generator().manual_seed(t)
+    g = rng.generator(t)
     x0 = torch.randn(5, 3, generator=g, dtype=torch.float64)
     xt = torch.randn(5, 3, generator=g, dtype=torch.float64)
     mean, var = d.q_posterior(lin, x0, xt, t)
@@ -91,7 +92,7 @@ def test_posterior_is_bayes_rule(lin, t):
 
 
 def test_eps_x0_roundtrip_and_mean_identity(lin):
-    g = torch.Generator().manual_seed(1)
+    g = rng.generator(1)
     x0, eps = torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g)
     t = torch.tensor([1, 2, 999, 1000])
     xt = d.q_sample(lin, x0, t, eps)
@@ -140,7 +141,7 @@ def test_discretized_gaussian_matches_scipy_and_normalises():
 
 
 def test_kl_term_is_weighted_eps_error(lin):
-    g = torch.Generator().manual_seed(2)
+    g = rng.generator(2)
     x0, eps = (
         torch.randn(3, 5, generator=g, dtype=torch.float64),
         torch.randn(3, 5, generator=g, dtype=torch.float64),
@@ -159,7 +160,7 @@ def test_vlb_terms_shapes_and_sign():
     sched = d.make_schedule("linear", 50, beta_end=0.2)
     x0 = (torch.randint(0, 17, (16, 4)) / 8.0 - 1).double()
     oracle = d.gaussian_eps(sched, torch.zeros(4, dtype=torch.float64), float(x0.var()))
-    out = d.vlb_terms(oracle, sched, x0, levels=17, generator=torch.Generator().manual_seed(0))
+    out = d.vlb_terms(oracle, sched, x0, levels=17, generator=rng.generator(0))
     assert out["terms"].shape == (50,)
     assert torch.isfinite(out["total"]) and (out["terms"][1:] >= -1e-9).all()
     worse = d.vlb_terms(
@@ -167,7 +168,7 @@ def test_vlb_terms_shapes_and_sign():
         sched,
         x0,
         levels=17,
-        generator=torch.Generator().manual_seed(0),
+        generator=rng.generator(0),
     )
     assert worse["total"] > out["total"]  # the Bayes-optimal ε scores a tighter bound
 
@@ -175,8 +176,8 @@ def test_vlb_terms_shapes_and_sign():
 def test_l_simple_scalar_and_oracle_is_better(lin):
     x0 = torch.randn(256, 4, dtype=torch.float64) * 0.5
     oracle = d.gaussian_eps(lin, torch.zeros(4, dtype=torch.float64), 0.25)
-    good = d.l_simple(oracle, lin, x0, torch.Generator().manual_seed(0))
-    bad = d.l_simple(lambda x, t: torch.zeros_like(x), lin, x0, torch.Generator().manual_seed(0))
+    good = d.l_simple(oracle, lin, x0, rng.generator(0))
+    bad = d.l_simple(lambda x, t: torch.zeros_like(x), lin, x0, rng.generator(0))
     assert good.dim() == 0 and good < 0.6 * bad
 
 
@@ -195,14 +196,10 @@ def test_ddim_eta1_all_steps_is_ddpm():
     sched = d.make_schedule("linear", 200, beta_end=0.1)
     model = d.gaussian_eps(sched, torch.full((6,), 0.3, dtype=torch.float64), 0.2)
     kw = {"dtype": torch.float64}
-    a, _ = d.ddpm_sample(model, sched, (5, 6), generator=torch.Generator().manual_seed(3), **kw)
-    b, _ = d.ddim_sample(
-        model, sched, (5, 6), eta=1.0, generator=torch.Generator().manual_seed(3), **kw
-    )
+    a = d.ddpm_sample(model, sched, (5, 6), generator=rng.generator(3), **kw)
+    b = d.ddim_sample(model, sched, (5, 6), eta=1.0, generator=rng.generator(3), **kw)
     torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
-    c, _ = d.ddim_sample(
-        model, sched, (5, 6), eta=0.0, generator=torch.Generator().manual_seed(3), **kw
-    )
+    c = d.ddim_sample(model, sched, (5, 6), eta=0.0, generator=rng.generator(3), **kw)
     assert (a - c).abs().max() > 0.05  # mutant: η = 0 is a different sampler
 
 
@@ -210,21 +207,17 @@ def test_ddim_inversion_reconstructs_better_with_more_steps():
     sched = d.make_schedule("linear", 1000)
     mean = torch.linspace(-0.5, 0.5, 8, dtype=torch.float64)
     model = d.gaussian_eps(sched, mean, 0.1)
-    x0 = mean + 0.1**0.5 * torch.randn(
-        64, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64
-    )
+    x0 = mean + 0.1**0.5 * torch.randn(64, 8, generator=rng.generator(0), dtype=torch.float64)
     errors = []
     for steps in (5, 20, 100):
         xT = d.ddim_invert(model, sched, x0, S=steps)  # noqa: N806
-        rec, _ = d.ddim_sample(
-            model, sched, x0.shape, S=steps, eta=0.0, x_T=xT, dtype=torch.float64
-        )
+        rec = d.ddim_sample(model, sched, x0.shape, S=steps, eta=0.0, x_T=xT, dtype=torch.float64)
         errors.append((rec - x0).pow(2).mean().item())
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.1 * errors[0]
 
 
 def test_slerp():
-    g = torch.Generator().manual_seed(0)
+    g = rng.generator(0)
     z0, z1 = torch.randn(3, 10, generator=g), torch.randn(3, 10, generator=g)
     torch.testing.assert_close(d.slerp(z0, z1, 0.0), z0, atol=1e-5, rtol=0)
     torch.testing.assert_close(d.slerp(z0, z1, 1.0), z1, atol=1e-5, rtol=0)
@@ -237,10 +230,13 @@ def test_slerp():
 
 def test_progressive_x0_is_recorded(lin):
     model = d.gaussian_eps(lin, torch.zeros(4), 0.3)
-    x, rec = d.ddpm_sample(
-        model, lin, (2, 4), generator=torch.Generator().manual_seed(0), record=[1000, 500, 1]
-    )
+    rec = dict.fromkeys([1000, 500, 1])
+    x = d.ddpm_sample(model, lin, (2, 4), generator=rng.generator(0), record=rec)
     assert set(rec) == {1000, 500, 1} and rec[1].shape == x.shape
+    # recording changes nothing: the same generator gives the same sample without it
+    torch.testing.assert_close(x, d.ddpm_sample(model, lin, (2, 4), generator=rng.generator(0)))
+    with pytest.raises(TypeError, match="record: expected a dict"):
+        d.ddpm_sample(model, lin, (2, 4), record=[1000, 1])
 
 
 def test_models_shapes(device):
@@ -289,18 +285,20 @@ def test_unet_learns_l_simple_and_samples(device):
     assert after < 0.5 * before, (before, after)
     unet.eval()
     for eta in (0.0, 0.5):
-        x, x0_at = d.ddim_sample(
+        x0_at = dict.fromkeys([901, 1])
+        x = d.ddim_sample(
             unet,
             sched,
             (3, 1, 28, 28),
             S=10,
             eta=eta,
-            record=[901, 1],
+            record=x0_at,
             generator=torch.Generator(device).manual_seed(0),
             device=device,
         )
         assert x.shape == (3, 1, 28, 28) and torch.isfinite(x).all()
         assert set(x0_at) == {901, 1} and x0_at[1].shape == x.shape
+        assert x0_at[901] is not None
     x_T = d.ddim_invert(unet, sched, x0[:3], S=10)  # noqa: N806
     assert x_T.shape == (3, 1, 28, 28) and torch.isfinite(x_T).all()
 

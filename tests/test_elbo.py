@@ -15,12 +15,9 @@ import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from edu_gen.core.distributions import log_normal
+from edu_gen.core.rng import generator as gen
 from edu_gen.core.train import fit
 from edu_gen.models import elbo as E
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def toy(d: int = 5, k: int = 2, seed: int = 0, sigma2: float = 0.5) -> E.LinearGaussian:

@@ -13,11 +13,8 @@ import pytest
 import scipy.stats as st
 import torch
 
+from edu_gen.core.rng import generator as gen
 from edu_gen.models import estimators as est
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def normal_noise(n: int, seed: int = 0) -> torch.Tensor:

@@ -275,7 +275,7 @@ def test_fit_trains_a_gan_towards_a_1d_gaussian():
     assert history["player"][:4].tolist() == ["critic", "generator"] * 2
     assert history["generator_step"][:4].tolist() == [0.0, 1.0] * 2
     with torch.no_grad():
-        s = model.sample(2000, rng=gen(5))
+        s = model.sample(2000, generator=gen(5))
     assert abs(s.mean().item() - 3) < 0.3 and 0.2 < s.std().item() < 1.0
 
 
@@ -406,6 +406,6 @@ def test_fit_trains_stacked_gans(device):
     fit(model, gan.gan_players(model, lr=2e-3), gan.gan_turns(data), steps=800, progress=False,
         device=device)  # fmt: skip
     with torch.no_grad():
-        s = model.sample(2000, rng=gen(5)).cpu().reshape(3, 2000)
+        s = model.sample(2000, generator=gen(5)).cpu().reshape(3, 2000)
     # each model moved from its initial mean (about 0) to the data's 3, with a sensible spread
     assert torch.all((s.mean(1) - 3).abs() < 0.5) and torch.all((s.std(1) > 0.1) & (s.std(1) < 1.5))

@@ -10,10 +10,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from edu_gen.core.distributions import LOGVAR_RANGE, clamp_logvar, kl_mvn, kl_normal, log_normal
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from edu_gen.core.rng import generator as gen
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:

@@ -16,14 +16,10 @@ import scipy.stats as st
 import torch
 from torch.distributions import Bernoulli, Cauchy, Normal
 
+from edu_gen.core.rng import generator as gen
 from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
 from edu_gen.models import iwae, vae
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 # ------------------------------------------------------------ importance sampling
 

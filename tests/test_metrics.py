@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from edu_gen.core import rng
 from edu_gen.data import digits
 from edu_gen.evaluation import frechet as metrics
 
@@ -40,7 +41,7 @@ def test_separates_real_from_degraded_sets(ckpt):
     img = real.reshape(-1, 1, 8, 8)
     padded = torch.nn.functional.pad(img, (1, 1, 1, 1), mode="replicate")
     blurred = torch.nn.functional.avg_pool2d(padded, 3, 1).reshape(n, 64)
-    noisy = real + 0.5 * torch.randn(real.shape, generator=torch.Generator().manual_seed(0))
+    noisy = real + 0.5 * torch.randn(real.shape, generator=rng.generator(0))
     dropped = x[y < 5][:n]  # half of the classes missing
     scores = {
         "blurred": metrics.digits_fd(blurred, checkpoint=ckpt),
@@ -58,7 +59,7 @@ def test_separates_real_from_degraded_sets(ckpt):
 def test_feature_net_is_cached_and_deterministic(ckpt):
     x = digits("test", "signed")[0][:10]
     f1 = metrics.digit_features(x, ckpt)
-    metrics._cached_net.cache_clear()  # reload from the checkpoint file
+    metrics.feature_net.cache_clear()  # reload from the checkpoint file
     f2 = metrics.digit_features(x, ckpt)
     np.testing.assert_allclose(f1, f2)
     assert ckpt.exists()

@@ -13,11 +13,8 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
+from edu_gen.core.rng import generator as gen
 from edu_gen.models import nice
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def small_nice(prior: str = "logistic", seed: int = 0) -> nice.NICE:
@@ -281,3 +278,21 @@ def test_logit_nice_matches_normflows_logit_transform():
     torch.testing.assert_close(model.log_prob(x), oracle.log_prob(x))
     h, _ = model(x)
     torch.testing.assert_close(oracle.forward(h), model.inverse(h))
+
+
+def test_nll_objective_is_minus_log_prob_per_dimension():
+    torch.manual_seed(0)
+    flow = nice.NICE(6, 2, 8, 1, logit_alpha=1e-3)
+    levels = torch.randint(0, 17, (5, 6), generator=gen(0)).float()
+    out = nice.nll_objective(17, gen(3))(flow, (levels, torch.zeros(5)))
+    log_px = flow.log_prob(nice.dequantize(levels, 17, gen(3)))
+    torch.testing.assert_close(out["loss"], -log_px.mean() / 6)
+    torch.testing.assert_close(out["bits_per_dim"], nice.bits_per_dim(log_px, 6, 17).mean())
+    with pytest.raises(TypeError, match="generator"):
+        nice.nll_objective(17, 3)
+
+
+def test_coupling_net_layout_is_stable():
+    """Checkpoints of earlier versions load: Linear, ReLU, ..., Linear at the same indices."""
+    net = nice.coupling_net(3, 3, 8, 2)
+    assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]

@@ -24,8 +24,11 @@ from edu_gen.data.download import DatasetUnavailableError
 from edu_gen.data.tables import (
     ADULT_COLUMNS,
     ADULT_FILES,
+    FAIR_OCCUPATIONS,
     FAIR_TASK,
+    AdultFile,
     BayesianNetwork,
+    GaussianMixtureTable,
     MixedTable,
     Node,
     TableUnavailableError,
@@ -37,11 +40,12 @@ from edu_gen.data.tables import (
     grid,
     gridr,
     mixed,
+    mixtures,
     parse_adult,
     ring,
     train_test_split_table,
+    uci_adult,
 )
-from edu_gen.data.tables import catalog as tables
 
 # ----------------------------------------------------------------------------- fair
 
@@ -77,7 +81,7 @@ def test_fair_matches_statsmodels_values(fair_table) -> None:
     frame, _ = fair_table
     for column in ("rate_marriage", "age", "yrs_married", "children", "educ", "affairs"):
         np.testing.assert_array_equal(frame[column].to_numpy(float), raw[column].to_numpy())
-    codes = {v: k for k, v in tables.FAIR_OCCUPATIONS.items()}
+    codes = {v: k for k, v in FAIR_OCCUPATIONS.items()}
     np.testing.assert_array_equal(frame["occupation"].map(codes), raw["occupation"])
 
 
@@ -153,7 +157,7 @@ def test_mixture_log_likelihood_mutant_is_caught(monkeypatch: pytest.MonkeyPatch
 
     table = ring()
     frame = table.sample(200, seed=0)
-    monkeypatch.setattr(tables, "norm", WrongScale)
+    monkeypatch.setattr(mixtures, "norm", WrongScale)
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(
             table.log_likelihood(frame), _oracle_log_density(table, frame.to_numpy()), rtol=1e-6
@@ -206,9 +210,9 @@ def test_mixture_sampling_is_reproducible_and_checked() -> None:
     with pytest.raises(ValueError, match="frame.*lacks"):
         g.log_likelihood(pd.DataFrame({"x": [0.0]}))
     with pytest.raises(ValueError, match="weights"):
-        tables.GaussianMixtureTable("bad", np.zeros((2, 2)), 1.0, np.array([0.3, 0.3]))
+        GaussianMixtureTable("bad", np.zeros((2, 2)), 1.0, np.array([0.3, 0.3]))
     with pytest.raises(ValueError, match="std"):
-        tables.GaussianMixtureTable("bad", np.zeros((2, 2)), 0.0)
+        GaussianMixtureTable("bad", np.zeros((2, 2)), 0.0)
 
 
 def test_mixture_refit_recovers_the_density() -> None:
@@ -400,16 +404,16 @@ def fake_adult(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     }
     for key, name in (("train", "adult.data"), ("test", "adult.test")):
         digest = hashlib.sha256(blobs[name]).hexdigest()
-        monkeypatch.setitem(ADULT_FILES, key, tables.AdultFile(name, digest, len(blobs[name])))
-    monkeypatch.setattr(tables, "ADULT_MIRRORS", [MIRROR])
+        monkeypatch.setitem(ADULT_FILES, key, AdultFile(name, digest, len(blobs[name])))
+    monkeypatch.setattr(uci_adult, "ADULT_MIRRORS", [MIRROR])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for name, blob in blobs.items():
             zf.writestr(name, blob)
     blobs["adult.zip"] = buffer.getvalue()
     digest = hashlib.sha256(blobs["adult.zip"]).hexdigest()
-    monkeypatch.setattr(tables, "ADULT_ZIP", tables.AdultFile("adult.zip", digest, 0))
-    monkeypatch.setattr(tables, "ADULT_ZIP_URLS", [ZIP_URL])
+    monkeypatch.setattr(uci_adult, "ADULT_ZIP", AdultFile("adult.zip", digest, 0))
+    monkeypatch.setattr(uci_adult, "ADULT_ZIP_URLS", [ZIP_URL])
     return blobs
 
 
@@ -518,7 +522,7 @@ def test_adult_hash_mismatch_is_an_error_and_keeps_nothing(
     folder = tmp_path / "adult"
     assert not folder.exists() or list(folder.iterdir()) == []
     bad_zip = FakeWeb({ZIP_URL: fake_adult["adult.zip"]})
-    monkeypatch.setitem(ADULT_FILES, "test", tables.AdultFile("adult.test", "0" * 64, 1))
+    monkeypatch.setitem(ADULT_FILES, "test", AdultFile("adult.test", "0" * 64, 1))
     monkeypatch.setattr(urllib.request, "urlopen", bad_zip)
     with pytest.raises(ValueError, match="adult.test.*member of adult.zip"):
         adult("test", cache=tmp_path)
@@ -540,7 +544,7 @@ def test_adult_cache_dir_and_bad_arguments(tmp_path: Path, monkeypatch: pytest.M
 def test_adult_pinned_digests_are_well_formed() -> None:
     for item in ADULT_FILES.values():
         assert len(item.sha256) == 64 and int(item.sha256, 16) >= 0 and item.size > 1_000_000
-    assert tables.ADULT_MIRRORS[0].endswith("/")
+    assert uci_adult.ADULT_MIRRORS[0].endswith("/")
 
 
 def test_table_unavailable_error_pickles_with_its_message(tmp_path: Path) -> None:

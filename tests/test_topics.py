@@ -15,13 +15,10 @@ import torch
 from torch.distributions import Multinomial
 from torch.utils.data import DataLoader, TensorDataset
 
+from edu_gen.core.rng import generator as gen
 from edu_gen.core.train import fit
 from edu_gen.models import topics as tp
 from edu_gen.models.vae import VAE, vae_loss
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_topic_distributions_are_normalised_and_favour_their_theme():

@@ -17,13 +17,10 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from edu_gen.core.distributions import LOGVAR_RANGE
+from edu_gen.core.rng import generator as gen
 from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
 from edu_gen.models import vae
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def binary(n: int, d: int, seed: int = 0) -> torch.Tensor:
@@ -319,3 +316,15 @@ def test_bad_inputs_name_the_argument():
         vae.kl_warmup(0, -1)
     with pytest.raises(ValueError, match="n: expected"):
         model.sample(0)
+
+
+def test_state_dict_layout_is_stable():
+    """Checkpoints of earlier versions load: the same parameter names in the same order."""
+    keys = list(vae.make_vae(10, 3, (8, 6)).state_dict())
+    assert keys == [
+        "encoder.trunk.0.0.weight", "encoder.trunk.0.0.bias",
+        "encoder.trunk.0.2.weight", "encoder.trunk.0.2.bias",
+        "encoder.mu.weight", "encoder.mu.bias", "encoder.logvar.weight", "encoder.logvar.bias",
+        "decoder.net.0.weight", "decoder.net.0.bias", "decoder.net.2.weight",
+        "decoder.net.2.bias", "decoder.net.4.weight", "decoder.net.4.bias",
+    ]  # fmt: skip

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import torch
 
+from edu_gen.core.checks import positive_int
+
 REPO_URL = "https://github.com/edu-gen/edu_gen"
 """Where the Colab install cell of every notebook installs edu_gen from (kept only here)."""
 
@@ -27,7 +29,11 @@ _FALSE = {"", "0", "false", "no", "off"}
 T = TypeVar("T")
 
 
-def _env_flag(name: str) -> bool:
+def env_flag(name: str) -> bool:
+    """The boolean value of environment variable ``name`` (1/true/yes/on, 0/false/no/off, unset).
+
+    Anything else is a ValueError naming the variable.
+    """
     value = os.environ.get(name, "").strip().lower()
     if value in _TRUE:
         return True
@@ -43,20 +49,18 @@ def set_threads(n: int | None = None) -> int:
         if not raw.isdigit() or int(raw) < 1:
             raise ValueError(f"EDU_GEN_THREADS={raw!r}: expected a positive integer")
         n = int(raw)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
-    torch.set_num_threads(n)
+    torch.set_num_threads(positive_int("n", n))
     return n
 
 
 def fast() -> bool:
     """True when ``EDU_GEN_FAST`` is set to a true value (1/true/yes/on)."""
-    return _env_flag("EDU_GEN_FAST")
+    return env_flag("EDU_GEN_FAST")
 
 
 def strict() -> bool:
     """True under notebook validation (``EDU_GEN_STRICT``): failed checks raise."""
-    return _env_flag("EDU_GEN_STRICT")
+    return env_flag("EDU_GEN_STRICT")
 
 
 def pick(full: T, fast_value: T) -> T:

@@ -71,6 +71,16 @@ def _as_float_tensor(value: Tensor | float, name: str, like: Tensor | None = Non
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
 
 
+def _event_tensor(value: object, name: str) -> Tensor:
+    """A floating-point tensor with at least one (event) dimension, else a clear error."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    value = _as_float_tensor(value, name)
+    if value.dim() == 0:
+        raise ValueError(f"{name}: expected at least one (event) dimension, got a scalar")
+    return value
+
+
 def _broadcast(named: dict[str, Tensor]) -> None:
     shapes = [tuple(t.shape) for t in named.values()]
     try:
@@ -87,11 +97,7 @@ def log_normal(x: Tensor, mean: Tensor | float, logvar: Tensor | float) -> Tenso
     event dimension); ``mean`` and ``logvar`` broadcast against it (floats allowed). Returns
     a tensor of the broadcast shape without its last dimension.
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
-    x = _as_float_tensor(x, "x")
-    if x.dim() == 0:
-        raise ValueError("x: expected at least one (event) dimension, got a scalar")
+    x = _event_tensor(x, "x")
     mean = _as_float_tensor(mean, "mean", like=x)
     logvar = _as_float_tensor(logvar, "logvar", like=x)
     _broadcast({"x": x, "mean": mean, "logvar": logvar})
@@ -112,11 +118,7 @@ def kl_normal(
     used in the VAE's ELBO. All arguments broadcast; the result is never negative up to
     rounding.
     """
-    if not isinstance(mu_q, Tensor):
-        raise TypeError(f"mu_q: expected a torch.Tensor, got {type(mu_q).__name__}")
-    mu_q = _as_float_tensor(mu_q, "mu_q")
-    if mu_q.dim() == 0:
-        raise ValueError("mu_q: expected at least one (event) dimension, got a scalar")
+    mu_q = _event_tensor(mu_q, "mu_q")
     logvar_q = _as_float_tensor(logvar_q, "logvar_q", like=mu_q)
     mu_p = _as_float_tensor(mu_p, "mu_p", like=mu_q)
     logvar_p = _as_float_tensor(logvar_p, "logvar_p", like=mu_q)

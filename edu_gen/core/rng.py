@@ -2,7 +2,8 @@
 
 * :func:`seed_everything` - a notebook's first cell: seed Python, NumPy and torch globally.
 * :func:`generator` - a fresh CPU ``torch.Generator`` for one reproducible stream (data
-  order, a sampler, a graded exercise's inputs). Pass it as ``generator=``.
+  order, a sampler, a graded exercise's inputs). Pass it as ``generator=``;
+  :func:`check_generator` checks such an argument.
 * :func:`seeded` - run a block with torch's global RNG seeded, and give the caller's state
   back afterwards, even when the block raises (for code that draws through modules such as
   ``nn.Dropout`` or layer initialisation, which take no ``generator``).
@@ -44,6 +45,15 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 def generator(seed: int) -> torch.Generator:
     """A CPU ``torch.Generator`` seeded with ``seed`` (checked)."""
     return torch.Generator().manual_seed(check_seed(seed))
+
+
+def check_generator(generator: object, name: str = "generator") -> torch.Generator | None:
+    """``generator`` if it is a ``torch.Generator`` or ``None``, else TypeError."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"{name}: expected a torch.Generator or None, got {type(generator).__name__}"
+        )
+    return generator
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from edu_gen.core.config import _env_flag, fast
+from edu_gen.core.config import env_flag, fast
 
 __all__ = ["explore", "static_values"]
 
@@ -130,7 +130,7 @@ def explore(
     except ValueError:  # no signature available (some builtins): just try it
         pass
     if static is None:
-        static = _env_flag("EDU_GEN_STATIC") or fast() or not _have_ipywidgets()
+        static = env_flag("EDU_GEN_STATIC") or fast() or not _have_ipywidgets()
     if static:
         for values in draws:
             before = set(plt.get_fignums())

@@ -5,6 +5,7 @@ SHA-256 and only then moves it into place with :func:`os.replace` (atomic), so t
 never holds a half-written or unverified file. Mirrors are tried in order. When none can
 be reached, :class:`DatasetUnavailableError` says where the files are expected (so they can
 be copied there by hand) and points to the embedded data set :func:`edu_gen.data.images.digits`.
+:func:`extract_member` takes one verified file out of a downloaded zip the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from edu_gen.core.checks import positive_float
 
 _CHUNK = 1 << 20
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -74,8 +78,7 @@ def _check_fetch_args(url_list: Sequence[str], sha256: str, timeout: float) -> l
         raise ValueError(f"url_list: expected a non-empty list of URL strings, got {url_list!r}")
     if not isinstance(sha256, str) or not _SHA256_PATTERN.fullmatch(sha256):
         raise ValueError(f"sha256: expected 64 lowercase hex digits, got {sha256!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout: expected a positive number of seconds, got {timeout!r}")
+    positive_float("timeout", timeout)
     return urls
 
 
@@ -163,6 +166,38 @@ def fetch(
         raise ValueError("; ".join(mismatches))
     reason = f"{stale}could not download {dest.name} ({'; '.join(failures)})"
     raise DatasetUnavailableError(name, dest.parent, [dest.name], reason)
+
+
+def extract_member(
+    archive: str | os.PathLike, member: str, sha256: str, dest: str | os.PathLike
+) -> Path:
+    """Copy the file named ``member`` (in any folder) out of the zip ``archive`` to ``dest``.
+
+    Its SHA-256 is checked before anything is written, and ``dest`` is replaced atomically.
+
+    Raises:
+        ValueError: the archive has no such member, or the member's SHA-256 is not ``sha256``.
+    """
+    archive, dest = Path(archive), Path(dest)
+    with zipfile.ZipFile(archive) as zf:
+        names = {Path(n).name: n for n in zf.namelist()}
+        if member not in names:
+            raise ValueError(f"{archive.name}: has no member {member}")
+        data = zf.read(names[member])
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ValueError(_mismatch(dest, sha256, actual, f"member of {archive.name}"))
+    handle = tempfile.NamedTemporaryFile(
+        dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False
+    )
+    try:
+        with handle:
+            handle.write(data)
+        os.replace(handle.name, dest)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return dest
 
 
 def _mismatch(dest: Path, expected: str, actual: str, what: str) -> str:

@@ -26,6 +26,7 @@ import scipy.linalg
 import torch
 from torch import nn
 
+from edu_gen.core import rng
 from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
 
@@ -54,36 +55,34 @@ class FeatureNet(nn.Module):
         return self.head(self.body(x))
 
 
+def _classification_loss(model: nn.Module, batch: tuple[Tensor, Tensor]) -> Tensor:
+    x, y = batch
+    return nn.functional.cross_entropy(model(x), y)
+
+
 @functools.lru_cache(maxsize=4)
-def _cached_net(path: str) -> FeatureNet:
-    torch_state = torch.get_rng_state()
-    torch.manual_seed(FEATURE_NET_SEED)
-    net = FeatureNet()
-    data = digits_loader("train", "signed", batch_size=128, seed=FEATURE_NET_SEED)
-
-    def loss_fn(model, batch):
-        x, y = batch
-        return nn.functional.cross_entropy(model(x), y)
-
-    fit(
-        net,
-        loss_fn,
-        data,
-        steps=FEATURE_NET_STEPS,
-        lr=1e-3,
-        device="cpu",
-        checkpoint=path,
-        checkpoint_every=FEATURE_NET_STEPS,
-        progress=False,
-        desc="feature net",
-    )
-    torch.set_rng_state(torch_state)  # training the metric must not shift the caller's RNG
-    return net.eval()
-
-
 def feature_net(checkpoint: str | Path = DEFAULT_CHECKPOINT) -> FeatureNet:
-    """The fixed-seed digits classifier, trained on first use and cached at ``checkpoint``."""
-    return _cached_net(str(checkpoint))
+    """The fixed-seed digits classifier, trained on first use and cached at ``checkpoint``.
+
+    Kept in memory per ``checkpoint`` (``feature_net.cache_clear()`` forgets it).
+    """
+    # training the metric must not shift the caller's RNG: seed a forked global RNG
+    # (dropout and the initialisation draw from it)
+    with rng.seeded(FEATURE_NET_SEED):
+        net = FeatureNet()
+        fit(
+            net,
+            _classification_loss,
+            digits_loader("train", "signed", batch_size=128, seed=FEATURE_NET_SEED),
+            steps=FEATURE_NET_STEPS,
+            lr=1e-3,
+            device="cpu",
+            checkpoint=str(checkpoint),
+            checkpoint_every=FEATURE_NET_STEPS,
+            progress=False,
+            desc="feature net",
+        )
+    return net.eval()
 
 
 def _as_batch(x: Tensor, name: str) -> Tensor:
@@ -144,5 +143,5 @@ def real_floor(n: int | None = None, checkpoint: str | Path = DEFAULT_CHECKPOINT
     n = len(x_test) if n is None else n
     if not 2 <= n <= len(x_train):
         raise ValueError(f"n: expected 2..{len(x_train)}, got {n}")
-    rows = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(1))[:n]
+    rows = torch.randperm(len(x_train), generator=rng.generator(1))[:n]
     return digits_fd(x_train[rows], x_test, checkpoint)

@@ -1,4 +1,5 @@
-"""Image and toy model families, one module each (a package for diffusion).
+"""Image and toy model families, one module each (a package where a family outgrows one
+sitting: vae, dae, nice, gan, diffusion, likelihood).
 
 ``autoencoder``, ``dae`` (denoising), ``vae``, ``iwae``, ``nice``, ``gan``, ``diffusion``
 (DDPM and DDIM); the chapters' toy models and estimators: ``likelihood`` (chapter 00),

@@ -9,37 +9,38 @@ log-likelihoods:
 * cross-entropy :math:`L_{CE}(x, \hat x) = -\sum_j x_j \log \hat x_j + (1-x_j)\log(1-\hat x_j)`
   — a Bernoulli decoder, for inputs in [0, 1]; computed from logits for stability.
 
-Both are summed over the D input dimensions and averaged over the batch. A *linear*
+Both are summed over the D input dimensions and averaged over the batch;
+:func:`autoencoder_loss` is the ``fit`` loss ``(model, batch)`` built from them (an
+autoencoder has no ``sample`` or ``log_prob``: it is not a density model). A *linear*
 autoencoder trained with :math:`L_2` learns the same subspace as PCA (Baldi & Hornik
 1989); :func:`pca` and :func:`principal_angles` let the chapter check it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-Tensor = torch.Tensor
+from edu_gen.core.checks import (
+    choice,
+    float_tensor,
+    model_dtype,
+    positive_int,
+    same_shape,
+    shaped_tensor,
+)
+from edu_gen.core.nn import ACTIVATIONS, mlp
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
+Tensor = torch.Tensor
 
 
 def _check_pair(x: Tensor, x_hat: Tensor, names: tuple[str, str] = ("x", "x_hat")) -> None:
     for name, t in zip(names, (x, x_hat), strict=True):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
-        if not t.is_floating_point():
-            raise TypeError(f"{name}: expected a floating-point tensor, got {t.dtype}")
-        if t.dim() != 2:
-            raise ValueError(f"{name}: expected shape [batch, D], got {tuple(t.shape)}")
-    if x.shape != x_hat.shape:
-        raise ValueError(
-            f"{names[1]}: expected the shape of {names[0]} {tuple(x.shape)}, "
-            f"got {tuple(x_hat.shape)}"
-        )
+        shaped_tensor(name, float_tensor(name, t), ("batch", "D"))
+    same_shape(names[1], x_hat, names[0], x)
 
 
 def l2_loss(x: Tensor, x_hat: Tensor) -> Tensor:
@@ -60,13 +61,21 @@ def cross_entropy_loss(x: Tensor, logits: Tensor) -> Tensor:
     return (F.softplus(logits) - x * logits).sum(dim=1).mean()
 
 
-def _mlp(sizes: Sequence[int], activation: str, last: str) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(n_in, n_out))
-        is_last = i == len(sizes) - 2
-        layers.append(_ACTIVATIONS[last if is_last else activation]())
-    return nn.Sequential(*layers)
+LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"l2": l2_loss, "ce": cross_entropy_loss}
+"""Reconstruction losses of eq. 17.2 by name; with ``"ce"`` the model must output *logits*."""
+
+
+def autoencoder_loss(
+    model: nn.Module, batch: Tensor | Sequence[Tensor], loss: str = "l2"
+) -> Tensor:
+    r"""The autoencoder's loss for ``fit``: :math:`L(x, g(f(x)))` (eq. 17.1-17.2).
+
+    ``batch`` is ``x`` or a tuple/list whose first item is ``x`` (labels are ignored);
+    ``loss`` names one of :data:`LOSSES` (``"ce"`` reads the model's output as logits).
+    """
+    choice("loss", loss, LOSSES)
+    x = batch[0] if isinstance(batch, tuple | list) else batch
+    return LOSSES[loss](x, model(x))
 
 
 class Autoencoder(nn.Module):
@@ -91,26 +100,22 @@ class Autoencoder(nn.Module):
         sizes = [("in_dim", in_dim), ("bottleneck", bottleneck)]
         sizes += [(f"hidden[{i}]", h) for i, h in enumerate(hidden)]
         for name, value in sizes:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+            positive_int(name, value)
         for name, value in (
             ("activation", activation),
             ("code_activation", code_activation),
             ("out_activation", out_activation),
         ):
-            if value not in _ACTIVATIONS:
-                raise ValueError(f"{name}: expected one of {sorted(_ACTIVATIONS)}, got {value!r}")
+            choice(name, value, sorted(ACTIVATIONS))
         self.in_dim, self.bottleneck = in_dim, bottleneck
-        self.encoder = _mlp([in_dim, *hidden, bottleneck], activation, code_activation)
-        self.decoder = _mlp([bottleneck, *reversed(hidden), in_dim], activation, out_activation)
+        # an activation module after every layer (nn.Identity for "identity"): the module
+        # indices, and so the state_dict keys, do not depend on the activations chosen
+        self.encoder = mlp([in_dim, *hidden, bottleneck], activation, code_activation)
+        self.decoder = mlp([bottleneck, *reversed(hidden), in_dim], activation, out_activation)
 
     def _check_input(self, t: Tensor, dim: int, name: str) -> None:
-        if not isinstance(t, Tensor) or t.dim() != 2 or t.shape[1] != dim:
-            shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
-            raise ValueError(f"{name}: expected shape [batch, {dim}], got {shape}")
-        want = next(self.parameters()).dtype
-        if t.dtype != want:
-            raise ValueError(f"{name}: expected dtype {want} (the model's), got {t.dtype}")
+        shaped_tensor(name, t, ("batch", dim))
+        model_dtype(name, t, next(self.parameters()).dtype)
 
     def encode(self, x: Tensor) -> Tensor:
         """:math:`h = f(x)`."""

@@ -24,6 +24,10 @@ With the indicator :math:`f = 1_{z>1}` this estimates a tail probability (eq. 17
 :math:`w_i = e^{-500}` is 0 in float64, its logarithm is fine. A large-:math:`k` bound is
 the standard estimator of :math:`\log p_\theta(x)` and of the test negative log-likelihood
 (:func:`log_marginal_likelihood`).
+
+The family's API: an IWAE is a :class:`~edu_gen.models.vae.VAE` trained with
+``iwae_loss(model, batch, k)``; it samples with ``model.sample(n, generator=...)``, and
+``log_marginal_likelihood(model, x, k)`` is its (and any VAE's) ``log_prob`` estimate.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ The same views are used for MNIST and Fashion-MNIST (see :mod:`edu_gen.data.imag
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
 
 import numpy as np
 import torch
@@ -25,31 +24,15 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
+from edu_gen.core import rng
+from edu_gen.core.checks import choice, float_dtype, positive_int
+
 VIEWS: tuple[str, ...] = ("unit", "signed", "binary", "levels")
 """The ways of presenting grey levels, shared by every image data set."""
 
 DIGITS_SPLITS: tuple[str, ...] = ("train", "test", "all")
 DIGITS_MAX_LEVEL = 16
 """The brightest grey level in ``load_digits`` (levels run 0..16)."""
-
-
-def check_choice(name: str, value: object, choices: Collection[str]) -> str:
-    """Return ``value`` if it is one of ``choices``; otherwise raise a ``ValueError``.
-
-    The message names the argument and lists the valid values.
-    """
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
-    return value
-
-
-def check_float_dtype(dtype: object) -> torch.dtype:
-    """Return ``dtype`` if it is a floating torch dtype; otherwise raise a ``ValueError``."""
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(
-            f"dtype: expected a floating torch dtype such as torch.float32, got {dtype!r}"
-        )
-    return dtype
 
 
 def apply_view(
@@ -66,8 +49,8 @@ def apply_view(
     Returns:
         A new tensor with the shape of ``levels``.
     """
-    check_choice("view", view, VIEWS)
-    check_float_dtype(dtype)
+    choice("view", view, VIEWS)
+    float_dtype("dtype", dtype)
     if view == "binary":
         # Integer comparison, so the threshold "unit > 0.5" is exact and deterministic.
         return (levels.to(torch.int64) * 2 > max_level).to(dtype)
@@ -103,14 +86,8 @@ def _check_test_size(test_size: object) -> float:
     return float(test_size)
 
 
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed: expected an int in [0, 2**32), got {seed!r}")
-    return seed
-
-
 @functools.lru_cache(maxsize=32)
-def _split_indices(split: str, test_size: float, seed: int) -> np.ndarray:
+def split_indices(split: str, test_size: float, seed: int) -> np.ndarray:
     """Sorted row indices of one split of a stratified train/test split."""
     _, labels = _digits_arrays()
     every = np.arange(len(labels))
@@ -153,23 +130,17 @@ def digits(
     Returns:
         ``x`` (``dtype``) and the int64 labels ``y`` of shape [N], rows in the original order.
     """
-    check_choice("split", split, DIGITS_SPLITS)
-    check_choice("view", view, VIEWS)
+    choice("split", split, DIGITS_SPLITS)
+    choice("view", view, VIEWS)
     test_size = _check_test_size(test_size)
-    seed = _check_seed(seed)
-    check_float_dtype(dtype)
+    seed = rng.check_seed(seed, below=2**32)  # scikit-learn's limit
+    float_dtype("dtype", dtype)
     images, labels = _digits_arrays()
-    rows = _split_indices(split, test_size, seed)
+    rows = split_indices(split, test_size, seed)
     x = apply_view(torch.from_numpy(images[rows]), DIGITS_MAX_LEVEL, view, dtype)
     x = x.reshape(len(rows), -1) if flatten else x.unsqueeze(1)
     y = torch.from_numpy(labels[rows])
     return x, y
-
-
-def _check_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
-    return batch_size
 
 
 def digits_loader(
@@ -189,14 +160,12 @@ def digits_loader(
     loaders built with the same arguments yield batches in the same order (epoch after
     epoch), whatever the global random state. ``seed`` also fixes the train/test split.
     """
-    batch_size = _check_batch_size(batch_size)
-    seed = _check_seed(seed)
+    batch_size = positive_int("batch_size", batch_size)
     x, y = digits(split, view, test_size=test_size, seed=seed, flatten=flatten)
-    generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         TensorDataset(x, y),
         batch_size=batch_size,
         shuffle=bool(shuffle),
         drop_last=bool(drop_last),
-        generator=generator,
+        generator=rng.generator(seed),
     )

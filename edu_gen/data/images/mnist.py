@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edu_gen.core.checks import choice, float_dtype, positive_float
+from edu_gen.data.cache import cache_folder
 from edu_gen.data.download import DatasetUnavailableError, fetch
-from edu_gen.data.images.digits import VIEWS, apply_view, check_choice, check_float_dtype
+from edu_gen.data.images.digits import VIEWS, apply_view
 from edu_gen.data.images.idx import read_idx
 
 SPLITS: tuple[str, ...] = ("train", "test")
 MAX_LEVEL = 255
 """The brightest grey level of the 8-bit MNIST-style images."""
-ENV_VAR = "EDU_GEN_DATA"
-DEFAULT_CACHE = Path("~/.cache/edu_gen")
 
 
 @dataclass(frozen=True)
@@ -114,18 +114,7 @@ DATASETS: dict[str, ImageDataset] = {
 def cache_dir(dataset: str, root: str | os.PathLike | None = None) -> Path:
     """The folder holding ``dataset``'s files: ``root``, else ``$EDU_GEN_DATA``, else
     ``~/.cache/edu_gen``, followed by ``/<dataset>``."""
-    check_choice("dataset", dataset, DATASETS)
-    if root is None:
-        root = os.environ.get(ENV_VAR) or DEFAULT_CACHE
-    elif not isinstance(root, (str, os.PathLike)):
-        raise ValueError(f"root: expected a folder path or None, got {root!r}")
-    return Path(root).expanduser() / dataset
-
-
-def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout: expected a positive number of seconds, got {timeout!r}")
-    return float(timeout)
+    return cache_folder(choice("dataset", dataset, DATASETS), root)
 
 
 def _split_arrays(
@@ -182,11 +171,11 @@ def load_idx_dataset(
 
     See :func:`mnist` for the arguments; ``dataset`` is a key of :data:`DATASETS`.
     """
-    check_choice("dataset", dataset, DATASETS)
-    check_choice("split", split, SPLITS)
-    check_choice("view", view, VIEWS)
-    timeout = _check_timeout(timeout)
-    check_float_dtype(dtype)
+    choice("dataset", dataset, DATASETS)
+    choice("split", split, SPLITS)
+    choice("view", view, VIEWS)
+    timeout = positive_float("timeout", timeout)
+    float_dtype("dtype", dtype)
     spec = DATASETS[dataset]
     images, labels = _split_arrays(spec, split, cache_dir(dataset, root), download, timeout)
     x = apply_view(torch.from_numpy(images), MAX_LEVEL, view, dtype)

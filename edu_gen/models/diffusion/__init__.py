@@ -2,6 +2,15 @@
 
 Indexing convention: t = 1..T, arrays of length T + 1 indexed by t, ``alpha_bar[0] = 1``
 (see :mod:`edu_gen.models.diffusion.schedules`).
+
+The family's API, with the schedule as an extra argument (a denoiser ε_θ(x_t, t) is a plain
+callable and knows neither the schedule nor its data's shape):
+
+* loss: ``l_simple(model, schedule, x0)`` - L_simple (Ho et al. 2020, eq. 14);
+* sample: ``ddpm_sample(model, schedule, shape, generator=...)`` (Alg. 2) and
+  ``ddim_sample(...)`` (Song et al. 2021, eq. 12) - each returns the batch x_0 as a tensor;
+* log-likelihood: ``vlb_terms(model, schedule, x0)`` - the variational bound on
+  -log p(x_0) (eq. 5), term by term, in bits/dim.
 """
 
 from edu_gen.models.diffusion.losses import (

@@ -43,7 +43,10 @@ LOG_PROB_FLOOR = 1e-12
 def l_simple(
     model: Denoiser, sched: Schedule, x0: Tensor, generator: torch.Generator | None = None
 ) -> Tensor:
-    """L_simple: mean over the batch and pixels of ‖ε - ε_θ(x_t, t)‖², t ~ U{1..T}."""
+    """L_simple (Ho et al. 2020, eq. 14): the mean of ‖ε - ε_θ(x_t, t)‖², t ~ U{1..T}.
+
+    The mean runs over the batch and the pixels; one t and one ε are drawn per example.
+    """
     if not isinstance(x0, Tensor) or not x0.is_floating_point() or x0.dim() < 2:
         raise ValueError("x0: expected a floating-point batch of shape [B, ...]")
     gen = {"generator": generator} if generator is not None else {}

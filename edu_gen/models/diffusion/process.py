@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import torch
 
+from edu_gen.core.checks import float_tensor, same_shape
 from edu_gen.models.diffusion.schedules import Schedule, check_timesteps, extract
 
 Tensor = torch.Tensor
@@ -37,11 +38,7 @@ VAR_TYPES: tuple[str, ...] = ("beta", "beta_tilde")
 
 
 def _check_pair(a: Tensor, b: Tensor, na: str, nb: str) -> None:
-    if not isinstance(a, Tensor) or not a.is_floating_point():
-        raise TypeError(f"{na}: expected a floating-point tensor")
-    if not isinstance(b, Tensor) or b.shape != a.shape:
-        got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
-        raise ValueError(f"{nb}: expected a tensor of shape {tuple(a.shape)} like {na}, got {got}")
+    same_shape(nb, b, na, float_tensor(na, a))
 
 
 def as_timesteps(t: Tensor | int, batch: int, T: int, device=None) -> Tensor:  # noqa: N803

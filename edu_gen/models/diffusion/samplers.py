@@ -16,12 +16,20 @@ DDIM (Song, Meng & Ermon 2021, eq. 12): on a decreasing sub-sequence τ_S > … 
 samplers draw x_T first, then one z per step *except the last one* (whatever η is), so DDPM and
 DDIM(η=1, all steps) consume the same random numbers from the same generator.
 
+Both samplers return the batch x_0 as one tensor, like every image family's ``sample``; they
+take the denoiser, the schedule and the ``shape`` of the batch (``(n, *data_shape)``: a
+denoiser is any callable, so it cannot say what shape its data have). To follow the model's
+guess x̂_0 along the chain, pass ``record``, a dict whose keys are the steps t to keep: the
+sampler fills in x̂_0 predicted at each (``record = dict.fromkeys([1000, 500, 1])``).
+
 DDIM inversion runs the η = 0 update forwards in time (0 = τ_0 → τ_1 → … → τ_S), evaluating
 ε_θ at the step it moves *to* (the model is not defined at t = 0) — the convention of
 diffusers' ``DDIMInverseScheduler``.
 """
 
 from __future__ import annotations
+
+from collections.abc import MutableMapping
 
 import torch
 
@@ -68,6 +76,18 @@ def _draw(shape, like_dtype, device, generator) -> Tensor:
     return torch.randn(shape, dtype=like_dtype, device=device, generator=generator)
 
 
+def _check_record(record: object) -> MutableMapping[int, Tensor | None]:
+    if record is None:
+        return {}
+    if not isinstance(record, MutableMapping):
+        raise TypeError(
+            "record: expected a dict whose keys are the steps t at which to keep x̂_0 (the "
+            "sampler fills in the values), e.g. dict.fromkeys([1000, 1]); got "
+            f"{type(record).__name__}"
+        )
+    return record
+
+
 @torch.no_grad()
 def ddpm_sample(
     model: Denoiser,
@@ -78,23 +98,25 @@ def ddpm_sample(
     x_T: Tensor | None = None,  # noqa: N803
     var_type: str = "beta_tilde",
     clip: float | None = None,
-    record: list[int] | None = None,
+    record: MutableMapping[int, Tensor | None] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
-) -> tuple[Tensor, dict[int, Tensor]]:
-    """Ancestral sampling (Alg. 2). Returns x_0 and {t: x̂_0 predicted at step t} for ``record``."""
+) -> Tensor:
+    """Ancestral sampling (Alg. 2): a batch x_0 of ``shape`` (a tensor).
+
+    ``record`` (a dict keyed by steps t) receives x̂_0 predicted at each of its steps.
+    """
+    record = _check_record(record)
     x = _draw(shape, dtype, device, generator) if x_T is None else x_T.clone()
-    x0_at: dict[int, Tensor] = {}
-    record = set(record or [])
     for step in range(sched.T, 0, -1):
         t = as_timesteps(step, shape[0], sched.T, x.device)
         out = p_mean_variance(model, sched, x, t, var_type, clip)
         if step in record:
-            x0_at[step] = out.x0.clone()
+            record[step] = out.x0.clone()
         x = out.mean
         if step > 1:
             x = x + out.variance.sqrt() * _draw(shape, x.dtype, x.device, generator)
-    return x, x0_at
+    return x
 
 
 def ddim_sigma(sched: Schedule, t: int, s: int, eta: float) -> float:
@@ -145,22 +167,22 @@ def ddim_sample(
     generator: torch.Generator | None = None,
     x_T: Tensor | None = None,  # noqa: N803
     clip: float | None = None,
-    record: list[int] | None = None,
+    record: MutableMapping[int, Tensor | None] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
-) -> tuple[Tensor, dict[int, Tensor]]:
+) -> Tensor:
     """DDIM sampling on τ (``timesteps`` or :func:`ddim_timesteps`(T, S, spacing)); S model calls.
 
-    Returns x_0 and {t: x̂_0 at step t} for t in ``record``.
+    Returns the batch x_0 of ``shape`` (a tensor); ``record`` (a dict keyed by steps t)
+    receives x̂_0 at each of its steps that τ visits.
     """
     if not 0.0 <= float(eta) <= 1.0:
         raise ValueError(f"eta: expected a number in [0, 1], got {eta!r}")
     if timesteps is None:
         timesteps = ddim_timesteps(sched.T, sched.T if S is None else S, spacing)
     taus = [0, *timesteps]
+    record = _check_record(record)
     x = _draw(shape, dtype, device, generator) if x_T is None else x_T.clone()
-    x0_at: dict[int, Tensor] = {}
-    record = set(record or [])
     _check_taus(taus, sched.T)
     for i in range(len(taus) - 1, 0, -1):
         t, s = taus[i], taus[i - 1]
@@ -168,8 +190,8 @@ def ddim_sample(
         z = _draw(shape, x.dtype, x.device, generator) if s > 0 else None
         x, x0 = ddim_step(sched, x, eps, t, s, eta, z, clip)
         if t in record:
-            x0_at[t] = x0.clone()
-    return x, x0_at
+            record[t] = x0.clone()
+    return x
 
 
 @torch.no_grad()

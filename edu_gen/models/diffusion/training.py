@@ -50,7 +50,7 @@ def train_digits_denoiser(
         batch_size=batch_size,
         shuffle=True,
         drop_last=True,
-        generator=torch.Generator().manual_seed(seed),
+        generator=rng.generator(seed),
     )
 
     def loss_fn(net, batch):

@@ -123,14 +123,16 @@ class GAN(nn.Module):
             raise ValueError(f"z: expected shape [batch, {self.latent_dim}], got {tuple(z.shape)}")
         return self._per_model(self.generator, z)
 
-    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` generated samples ``G(z)`` per model, ``z ~ N(0, I)``: ``[n_models * n, ...]``.
 
-        ``rng`` is the random-number generator for ``z`` (``None``: torch's global one).
+        ``generator`` is the random-number generator for ``z`` (torch's keyword, as in every
+        family's ``sample``; ``None``: torch's global one) — not the network ``G``, which is
+        :attr:`generator` the module.
         """
         positive_int("n", n)
         device = next(self.parameters()).device
-        z = torch.randn(self.n_models * n, self.latent_dim, generator=rng).to(device)
+        z = torch.randn(self.n_models * n, self.latent_dim, generator=generator).to(device)
         return self.generate(z)
 
     def critic(self, x: Tensor, frozen: bool = False) -> Tensor:

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from edu_gen.course.grading.core import (
     Exercise,
     Inputs,
-    _to_numpy,
     allclose,
     register,
     seeded_generator,
@@ -100,7 +99,7 @@ def _masking_property(got, want, inputs: Inputs) -> tuple[bool, str]:
     x, nu, generator = inputs["x"], inputs["nu"], inputs["generator"]
     if got is None:
         return False, "returned None (missing return?)"
-    out = torch.as_tensor(_to_numpy(got))
+    out = got.detach().cpu() if isinstance(got, torch.Tensor) else torch.as_tensor(got)
     if tuple(out.shape) != tuple(x.shape):
         return False, f"shape {tuple(out.shape)}, expected x's shape {tuple(x.shape)}"
     if not torch.all(torch.isfinite(out)):

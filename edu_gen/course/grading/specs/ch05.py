@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from edu_gen.core.distributions import log_normal
-from edu_gen.course.grading.core import Exercise, _to_numpy, register, seeded_generator
+from edu_gen.course.grading.core import Exercise, register, seeded_generator
 from edu_gen.models import iwae
 
 
@@ -68,7 +68,7 @@ def _accept_inputs(seed: int) -> dict:
 def _same_mask(got, want, inputs) -> tuple[bool, str]:
     if got is None:
         return False, "returned None (missing return?)"
-    g, w = _to_numpy(got), _to_numpy(want)
+    g, w = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for v in (got, want))
     if g.shape != w.shape:
         return False, f"shape {tuple(g.shape)}, expected {tuple(w.shape)}"
     if g.dtype != np.bool_:
