@@ -23,7 +23,7 @@ import time
 import torch
 
 from edu_gen.data.tables import fair, train_test_split_table
-from edu_gen.tabular.synthesizers.ctabgan_plus import CTABGANPlus
+from edu_gen.tabular.synthesizers import CTABGANPlus
 
 NETS = dict(
     embedding_dim=64,

@@ -167,24 +167,23 @@ def worker_ctgan(work: str, epochs: int, seed: int) -> dict:
 def worker_edu_gen(work: str, epochs: int, seed: int) -> dict:
     import torch
 
-    from edu_gen.tabular.encoding.transformer import DataTransformer
-    from edu_gen.tabular.synthesizers.ctgan import CTGAN
+    from edu_gen.tabular.encoding import DataTransformer
+    from edu_gen.tabular.synthesizers import CTGAN, GANTurns
 
     torch.set_num_threads(1)
     train, schema = _read(work)
     t0 = time.perf_counter()
     DataTransformer(schema, seed=seed).fit(train).transform(train)
     prep = time.perf_counter() - t0
-    import edu_gen.tabular.synthesizers.ctgan as ours
 
     stamps: list[float] = []
-    epoch_iter = ours._Batches.__iter__
+    epoch_iter = GANTurns.__iter__
 
-    def timed_iter(self):  # fit iterates the batches once per epoch
+    def timed_iter(self):  # fit iterates the turns once per epoch
         stamps.append(time.perf_counter())
         yield from epoch_iter(self)
 
-    ours._Batches.__iter__ = timed_iter
+    GANTurns.__iter__ = timed_iter
     model = CTGAN(schema, epochs=epochs, batch_size=500, pac=10, seed=seed, device="cpu")
     model.fit(train, progress=False)
     stamps.append(time.perf_counter())
@@ -228,7 +227,7 @@ def worker_time_to_auc(lib: str, table: str, epochs: int, every: int, seed: int)
             {"epoch": epochs, "seconds": elapsed, "auc": q["auc_forest"], "rare": q["rare_ratio"]}
         )
         return {"points": points}
-    from edu_gen.tabular.synthesizers.ctgan import CTGAN
+    from edu_gen.tabular.synthesizers import CTGAN
 
     elapsed = 0.0
     with tempfile.TemporaryDirectory() as tmp:

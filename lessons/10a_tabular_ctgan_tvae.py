@@ -55,14 +55,14 @@ from edu_gen.data import tables
 from edu_gen.data.tables.schema import Schema
 from edu_gen.models import gan
 from edu_gen.tabular import metrics
-from edu_gen.tabular.encoding.sampler import ConditionalSampler, category_probabilities
-from edu_gen.tabular.encoding.transformer import (
+from edu_gen.tabular.encoding import (
+    ConditionalSampler,
     DataTransformer,
+    category_probabilities,
     fit_modes,
     mode_log_responsibilities,
 )
-from edu_gen.tabular.synthesizers.ctgan import CTGAN
-from edu_gen.tabular.synthesizers.tvae import TVAE
+from edu_gen.tabular.synthesizers import CTGAN, TVAE
 
 SEED = 0
 rng.seed_everything(SEED)
@@ -584,6 +584,9 @@ print(
 # The second generator term is the **conditional cross-entropy**: the generator's logits of
 # the conditioned column must put the conditioned category first; without it the generator
 # could ignore the condition.
+# * **Training** — two players of `fit` (chapter 07), `"critic"` and `"generator"`, each
+#   descending its own loss with its own Adam; every step is a turn that names its player
+#   (`ctgan_objective()` holds the two losses, `losses()` averages each per epoch).
 #
 # **Budget.** The paper trains 300 epochs at learning rate 2e-4 with 256-unit layers; on a
 # table of 4,456 rows that is only 8 generator steps per epoch, and a CPU chapter cannot

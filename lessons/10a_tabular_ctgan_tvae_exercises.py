@@ -31,13 +31,13 @@ from edu_gen.core import config, rng
 from edu_gen.course.grading import check
 from edu_gen.data import tables
 from edu_gen.models import gan
-from edu_gen.tabular.encoding.sampler import ConditionalSampler
-from edu_gen.tabular.encoding.transformer import (
+from edu_gen.tabular.encoding import (
     ALPHA_LIMIT,
+    ConditionalSampler,
     DataTransformer,
     mode_denormalize,
 )
-from edu_gen.tabular.synthesizers.ctgan import Discriminator
+from edu_gen.tabular.synthesizers import Discriminator
 
 rng.seed_everything(0)
 print(config.banner())

@@ -50,9 +50,8 @@ from edu_gen.core import config, rng
 from edu_gen.course.claims import claim
 from edu_gen.data.tables import FAIR_TASK, fair, fair_label, train_test_split_table
 from edu_gen.tabular import metrics
-from edu_gen.tabular.synthesizers.ctabgan import CTABGAN, TableEncoder
-from edu_gen.tabular.synthesizers.ctabgan_plus import COVERAGE, CTABGANPlus
-from edu_gen.tabular.synthesizers.ctgan import CTGAN
+from edu_gen.tabular.encoding import TableEncoder
+from edu_gen.tabular.synthesizers import COVERAGE, CTABGAN, CTGAN, CTABGANPlus
 
 rng.seed_everything(0)
 print(config.banner())
@@ -342,7 +341,10 @@ print("encoded width:", encoder.output_dim, "->", general.output_dim)
 #   + \mathcal N(0, \sigma^2C^2 I)\Big).$$
 #
 # A Rényi-DP accountant adds up the steps and converts to $(\varepsilon, \delta)$; given a
-# target $\varepsilon$ we pick the smallest $\sigma$ that meets it ($\delta = 1/n$).
+# target $\varepsilon$ we pick the smallest $\sigma$ that meets it ($\delta = 1/n$). In the
+# code the private critic and classifier are players of `fit` whose update *is* such a step
+# (`privacy.DPSGDPlayer`: per-row gradients, clipping, noise, then their Adam step, and one
+# more step for the accountant).
 #
 # **What reads real rows, and what covers it** (edu_gen's CTAB-GAN+ in DP mode):
 

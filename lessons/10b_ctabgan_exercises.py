@@ -23,10 +23,9 @@ import torch
 from edu_gen.core import config, rng
 from edu_gen.course.grading import check
 from edu_gen.data.tables import fair, train_test_split_table
-from edu_gen.tabular import privacy
-from edu_gen.tabular.metrics import independent_marginals
-from edu_gen.tabular.synthesizers import ctabgan
-from edu_gen.tabular.synthesizers.ctgan import Discriminator
+from edu_gen.tabular import metrics, privacy
+from edu_gen.tabular.encoding import TableEncoder
+from edu_gen.tabular.synthesizers import Discriminator, discriminator_features
 
 rng.seed_everything(0)
 print(config.banner())
@@ -66,7 +65,7 @@ result_mixed = check("10b.mixed_encode", mixed_encode)
 encode_fn = result_mixed.choose(mixed_encode)
 frame, schema = fair()
 train, _ = train_test_split_table(frame, 0.2, seed=0)
-encoder = ctabgan.TableEncoder(schema).fit(train)
+encoder = TableEncoder(schema).fit(train)
 encoded = torch.from_numpy(encoder.transform(train)).double()
 value, mode = encoder.spans_of("affairs")
 info = encoder.numeric_info("affairs")
@@ -111,12 +110,12 @@ result_info = check("10b.information_loss", information_loss)
 info_fn = result_info.choose(information_loss)
 torch.manual_seed(0)
 critic = Discriminator(encoder.output_dim, (64, 64), pac=1).eval()
-shuffled = independent_marginals(train, len(train), seed=0)
+shuffled = metrics.independent_marginals(train, len(train), seed=0)
 real_rows = torch.from_numpy(encoder.transform(train))
 fake_rows = torch.from_numpy(encoder.transform(shuffled))
 with torch.no_grad():
-    f_real, _ = ctabgan.discriminator_features(critic, real_rows)
-    f_fake, _ = ctabgan.discriminator_features(critic, fake_rows)
+    f_real, _ = discriminator_features(critic, real_rows)
+    f_fake, _ = discriminator_features(critic, fake_rows)
 half = len(f_real) // 2
 print(f"real vs real : {float(info_fn(f_real[:half], f_real[half:])):.4f}")
 print(f"real vs indep: {float(info_fn(f_real[:half], f_fake[half:])):.4f}")

@@ -2,8 +2,8 @@
 
 Oracles: numpy for the information loss, the critic's own layers for its features, the
 batch WGAN-GP penalty of edu_gen.models.gan for the per-row DP critic loss, dp_step (with a plain
-SGD step) for the private-gradient surrogate, and a fresh RdpAccountant for the run's
-epsilon. Models are tiny and trained for one epoch on 600 rows of the Fair table.
+SGD step) for the DP-SGD player, and a fresh RdpAccountant for the run's epsilon. Models are
+tiny and trained for one epoch on 600 rows of the Fair table.
 """
 
 from __future__ import annotations
@@ -18,24 +18,18 @@ import torch
 
 from edu_gen.data.tables.schema import Column, Schema
 from edu_gen.models.gan import gradient_penalty
-from edu_gen.tabular.encoding.transformer import Span
-from edu_gen.tabular.privacy import DPSGD, RdpAccountant, dp_step
-from edu_gen.tabular.synthesizers.ctabgan import (
+from edu_gen.tabular.encoding import Span, TableEncoder, general_decode, general_encode
+from edu_gen.tabular.privacy import DPSGD, DPSGDPlayer, PrivateStep, RdpAccountant, dp_step
+from edu_gen.tabular.synthesizers import (
     CTABGAN,
     AuxiliaryClassifier,
-    TableEncoder,
-    discriminator_features,
-    general_decode,
-    general_encode,
-    information_loss,
-)
-from edu_gen.tabular.synthesizers.ctabgan_plus import (
     CTABGANPlus,
+    Discriminator,
     check_privacy,
     critic_loss_per_row,
-    private_gradient_loss,
+    discriminator_features,
+    information_loss,
 )
-from edu_gen.tabular.synthesizers.ctgan import Discriminator
 
 SMALL = dict(
     embedding_dim=8,
@@ -166,7 +160,7 @@ def test_dp_critic_loss_per_row_matches_the_batch_penalty():
     assert abs((rows.mean() - want.mean()).item()) > 1e-4
 
 
-def test_private_gradient_loss_equals_dp_step():
+def test_dpsgd_player_step_equals_dp_step():
     torch.manual_seed(0)
     critic = Discriminator(5, (8,), pac=1).eval()
     twin = copy.deepcopy(critic)
@@ -181,17 +175,26 @@ def test_private_gradient_loss_equals_dp_step():
         n=100, sample_rate=0.2, noise_multiplier=0.7, clip_norm=0.5,
         generator=torch.Generator().manual_seed(3),
     )  # fmt: skip
-    twin_opt = torch.optim.SGD(twin.parameters(), lr=1.0)
-    twin_opt.zero_grad()  # as edu_gen.core.train.fit does before calling the loss
-    surrogate, stats = private_gradient_loss(twin, loss, (real, fake, eps), dp, 1.25)
-    assert surrogate.item() == pytest.approx(1.25)
-    assert all(p.grad is None for p in twin.parameters())  # else backward would add it twice
-    surrogate.backward()
-    twin_opt.step()
+
+    def step(model, batch):
+        return PrivateStep(model, loss, batch, {"loss": torch.tensor(1.25), "n": len(batch[0])})
+
+    player = DPSGDPlayer(dp, step, torch.optim.SGD(twin.parameters(), lr=1.0))
+    assert player.update(twin, (real, fake, eps)) == {"loss": 1.25, "n": 20.0}
     for a, b in zip(critic.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(a, b)
+    assert dp.accountant.history == [(0.2, 0.7, 1)]  # the accountant steps with the player
+    # a non-finite logged loss stops before the step: the model and the accountant are untouched
+    before = [p.detach().clone() for p in twin.parameters()]
+
+    def nan_step(model, batch):
+        return PrivateStep(model, loss, batch, {"loss": math.nan})
+
+    bad = DPSGDPlayer(dp, nan_step, player.optimizer)
+    with pytest.raises(FloatingPointError, match="loss"):
+        bad.update(twin, (real, fake, eps))
+    assert all(torch.equal(a, b) for a, b in zip(twin.parameters(), before, strict=True))
     assert dp.accountant.history == [(0.2, 0.7, 1)]
-    assert stats.batch_size == 20
 
 
 @pytest.mark.parametrize(
@@ -211,7 +214,7 @@ def test_infinite_epsilon_is_not_private(data):
     _, schema = data
     assert check_privacy(math.inf, None) == (None, None)
     assert not CTABGANPlus(schema, epsilon=math.inf).private
-    assert CTABGANPlus(schema, epsilon=1.0).pac == 1
+    assert CTABGANPlus(schema, epsilon=1.0).settings.pac == 1
 
 
 def test_dp_mode_rejects_packs_and_the_information_loss(data):
@@ -264,6 +267,10 @@ def test_ctabgan_fits_and_samples(data, device):
     assert {"info", "classifier", "cond_ce"} <= set(losses.columns)
     assert (losses["info"] > 0).all() and (losses["classifier"] > 0).all()
     assert len(model.classifier_history) == SMALL["classifier_epochs"] * (600 // 100)
+    # two phases of fit: the classifier's turns, then the GAN's
+    assert model.classifier_history.players() == ["classifier"]
+    assert model.history.players() == ["critic", "generator"]
+    assert not any(p.requires_grad for p in model.net.classifier.parameters())  # frozen
 
 
 def test_ctabgan_plus_general_transform_and_wgan(data):
@@ -286,9 +293,16 @@ def test_ctabgan_plus_dp_reports_its_budget(data):
     acc.step(report.sample_rate, report.noise_multiplier, 12)
     assert acc.get_epsilon(report.delta) == pytest.approx(report.epsilon)
     # the live accountant shared by both DP-SGD users saw the same steps
-    assert model.dp_discriminator.accountant.get_epsilon(report.delta) == pytest.approx(
+    assert model.regime.critic_dp.accountant.get_epsilon(report.delta) == pytest.approx(
         report.epsilon
     )
     assert model.info_weight == 0.0
     assert (model.losses()["info"] == 0).all()
+    # the critic and the classifier step by DP-SGD; generator batches hold no real rows
+    critic = model.regime.critic_player(model, None, model.settings.adam(model.net.discriminator))
+    assert isinstance(critic, DPSGDPlayer)
+    assert critic.dp.accountant is model.regime.classifier_dp.accountant  # one budget
+    data = torch.from_numpy(model.transformer.transform(frame))
+    critic_batch, generator_batch = model.regime.gan_batches(model, data)
+    assert "real" not in generator_batch() and "real" in critic_batch()
     assert model.sample(50, seed=0).shape == (50, len(schema))

@@ -25,6 +25,8 @@ from edu_gen.tabular.metrics import (
     independent_marginals,
     likelihood_fitness,
     ml_utility,
+    similarity,
+    utility,
 )
 
 # ----------------------------------------------------------------------------- fixtures
@@ -92,7 +94,10 @@ def test_js_distance_hand_case() -> None:
 
 
 def test_js_mutant_returning_the_divergence_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metrics, "jensenshannon", lambda p, q, base: jensenshannon(p, q, base) ** 2)
+    def squared(p, q, base):
+        return jensenshannon(p, q, base) ** 2
+
+    monkeypatch.setattr(similarity, "jensenshannon", squared)
     with pytest.raises(AssertionError):
         _js_hand_case()
 
@@ -187,14 +192,14 @@ def test_ml_utility_label_from_an_excluded_target() -> None:
     )
     train, test = frame.iloc[:800], frame.iloc[800:]
     seen: list[list[str]] = []
-    original = metrics._fit
+    original = utility._fit
 
     def spy(model, x_frame, y, encoder, task):
         seen.append(list(x_frame.columns))
         return original(model, x_frame, y, encoder, task)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(metrics, "_fit", spy)
+        patch.setattr(utility, "_fit", spy)
         result = ml_utility(
             train, test, train, schema, target="affairs", label=fair_label, models=MODELS
         )

@@ -1,13 +1,17 @@
-"""Tests for edu_gen.tabular.synthesizers.ctgan and edu_gen.tabular.synthesizers.tvae (chapter 10a).
+"""Tests for CTGAN and TVAE (chapter 10a) and the synthesizers' shared machinery.
 
 Oracles: a per-row loop with torch's cross-entropy for the conditional loss,
 torch.distributions (Normal, Categorical) for TVAE's per-column likelihood, a chi-square test
-for the Gumbel-softmax draws, and the ``ctgan`` package's networks (test-only, skipped when
-absent) for the architecture. Models are tiny and trained for a few epochs on 600 rows of
-the Fair table so the file stays fast.
+for the Gumbel-softmax draws, the ``ctgan`` package's networks (test-only, skipped when
+absent) for the architecture, one Adam over both networks for the per-player optimisers, and
+a straight run for resumed ones (including checkpoints in the format written before training
+had players). Models are tiny and trained for a few epochs on 600 rows of the Fair table so
+the file stays fast.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
@@ -16,18 +20,22 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import chisquare
 
+from edu_gen.core.train import CheckpointError, Player, Turn, load_checkpoint, save_checkpoint
 from edu_gen.data.tables.schema import Column, Schema
-from edu_gen.tabular.encoding.transformer import Span
-from edu_gen.tabular.synthesizers.ctgan import (
+from edu_gen.tabular.encoding import Span
+from edu_gen.tabular.synthesizers import (
     CTGAN,
+    TVAE,
     Discriminator,
+    GANTurns,
     Generator,
     SoftmaxSpans,
     SpanActivation,
+    TVAENet,
     conditional_cross_entropy,
     ctgan_objective,
+    tvae_elbo,
 )
-from edu_gen.tabular.synthesizers.tvae import TVAE, TVAENet, tvae_elbo
 
 SMALL_GAN = dict(
     embedding_dim=16, generator_dims=(32, 32), discriminator_dims=(32, 32), batch_size=100
@@ -211,12 +219,13 @@ def test_objective_is_the_wgan_gp_game(ctgan_fitted):
 
 
 def _check_both_turns(net, c) -> None:
-    loss_fn = ctgan_objective()
+    objective = ctgan_objective()
+    assert list(objective) == ["critic", "generator"]
     real = torch.rand(100, net.data_dim)
     critic_batch = {"cond": c.cond, "real": real, "real_cond": c.cond.flip(0)}
     net.zero_grad(set_to_none=True)  # fit leaves the last step's gradients
     torch.manual_seed(0)
-    out = loss_fn(net, critic_batch)
+    out = objective["critic"](net, critic_batch)
     out["loss"].backward()
     assert all(p.grad is None for p in net.generator.parameters())
     assert all(p.grad is not None for p in net.discriminator.parameters())
@@ -241,7 +250,7 @@ def _check_both_turns(net, c) -> None:
 
     gen_batch = {"cond": c.cond, "span": c.span, "category": c.category}
     torch.manual_seed(1)
-    out = loss_fn(net, gen_batch)
+    out = objective["generator"](net, gen_batch)
     out["loss"].backward()
     assert all(p.grad is None for p in net.discriminator.parameters())
     assert all(p.grad is not None for p in net.generator.parameters())
@@ -253,6 +262,97 @@ def _check_both_turns(net, c) -> None:
     ce = conditional_cross_entropy(logits, net.cond_spans, c.span, c.category)
     want = -net.discriminator(torch.cat([fake, c.cond], 1)).mean() + ce
     torch.testing.assert_close(out["loss"], want)
+
+
+def test_turns_name_their_player():
+    draws = iter(range(100))
+    turns = GANTurns(lambda: {"i": next(draws)}, lambda: {"i": next(draws)}, 2, 3)
+    items = list(turns)
+    assert len(items) == len(turns) == 8 and all(isinstance(t, Turn) for t in items)
+    assert [t.player for t in items] == (["critic"] * 3 + ["generator"]) * 2
+    assert [t.batch["i"] for t in items] == list(range(8))  # drawn when reached, in order
+
+
+def test_one_adam_per_player_equals_one_adam_over_both(ctgan_fitted):
+    """Adam keeps its state per parameter and skips parameters without a gradient, so the
+    per-player optimisers give the numbers of one optimiser over both networks."""
+    net_a, net_b = copy.deepcopy(ctgan_fitted.net), copy.deepcopy(ctgan_fitted.net)
+    objective = ctgan_objective()
+    hyper = dict(lr=1e-2, betas=(0.5, 0.9), weight_decay=1e-2)  # decay would show a stray step
+    own = {"critic": net_a.discriminator, "generator": net_a.generator}
+    split = {
+        name: Player(loss, torch.optim.Adam(own[name].parameters(), **hyper))
+        for name, loss in objective.items()
+    }
+    one = torch.optim.Adam(net_b.parameters(), **hyper)
+    joint = {name: Player(loss, one) for name, loss in objective.items()}
+    sampler = ctgan_fitted.sampler
+    real = torch.rand(100, net_a.data_dim)
+    for k in range(6):
+        c = sampler.sample_train(100, generator=torch.Generator().manual_seed(k))
+        if k % 2 == 0:
+            turn = Turn("critic", {"cond": c.cond, "real": real, "real_cond": c.cond})
+        else:
+            turn = Turn("generator", {"cond": c.cond, "span": c.span, "category": c.category})
+        records = []
+        for players, net in ((split, net_a), (joint, net_b)):
+            torch.manual_seed(k)
+            records.append(players[turn.player].update(net, turn.batch))
+        assert records[0] == records[1]
+    for (name, a), b in zip(net_a.named_parameters(), net_b.parameters(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def _downgrade(path) -> None:
+    """Rewrite a checkpoint as fit wrote it before players: one Adam over the generator's and
+    then the critic's parameters, and a ``generator_step`` column instead of ``player``."""
+    state = load_checkpoint(path)
+    gen, critic = state["optimizers"]["generator"], state["optimizers"]["critic"]
+    n_gen = len(gen["param_groups"][0]["params"])
+    n_all = n_gen + len(critic["param_groups"][0]["params"])
+    merged = {**gen["state"], **{n_gen + i: v for i, v in critic["state"].items()}}
+    group = dict(gen["param_groups"][0], params=list(range(n_all)))
+    history = state["history"]
+    turn = [float(who == "generator") for who in history["player"]]
+    old = {"step": history["step"], "epoch": history["epoch"], "loss": history["loss"]}
+    old["generator_step"] = turn
+    for key in ("critic_gap", "penalty", "cond_ce"):
+        old[key] = [0.0 if v != v else v for v in history[key]]  # NaN -> 0.0 as logged then
+    del state["optimizers"]
+    state.update(format="edu_gen.fit/1", optimizer={"state": merged, "param_groups": [group]})
+    state["history"] = old
+    save_checkpoint(path, **state)
+
+
+def test_checkpoint_from_before_players_resumes_exactly(tmp_path, data):
+    frame, schema = data
+    straight = CTGAN(schema, epochs=2, seed=4, device="cpu", **SMALL_GAN).fit(frame, progress=False)
+    path = tmp_path / "old.pt"
+    CTGAN(schema, epochs=2, seed=4, device="cpu", **SMALL_GAN).fit(
+        frame, epochs=1, checkpoint=path, progress=False
+    )
+    _downgrade(path)
+    resumed = CTGAN(schema, epochs=2, seed=4, device="cpu", **SMALL_GAN).fit(
+        frame, checkpoint=path, progress=False
+    )
+    assert load_checkpoint(path)["format"] == "edu_gen.fit/2"
+    assert resumed.history == straight.history
+    pd.testing.assert_frame_equal(resumed.losses(), straight.losses())
+    for (k, a), b in zip(
+        straight.net.state_dict().items(), resumed.net.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), k
+    # a file of another model is refused, naming it, instead of resuming something else
+    other = tmp_path / "other.pt"
+    CTGAN(schema, epochs=1, seed=4, device="cpu", **SMALL_GAN).fit(
+        frame, checkpoint=other, progress=False
+    )
+    _downgrade(other)
+    smaller = dict(SMALL_GAN, generator_dims=(32,))
+    with pytest.raises(CheckpointError, match="other.pt.*another model"):
+        CTGAN(schema, epochs=2, seed=4, device="cpu", **smaller).fit(
+            frame, checkpoint=other, progress=False
+        )
 
 
 # ------------------------------------------------------------------ TVAE

@@ -15,10 +15,11 @@ import torch
 from scipy.stats import chisquare, norm
 
 from edu_gen.data.tables.schema import Column, Schema
-from edu_gen.tabular.encoding.sampler import ConditionalSampler, category_probabilities
-from edu_gen.tabular.encoding.transformer import (
+from edu_gen.tabular.encoding import (
     ALPHA_LIMIT,
+    ConditionalSampler,
     DataTransformer,
+    category_probabilities,
     mode_denormalize,
     mode_log_responsibilities,
     mode_normalize,
@@ -291,7 +292,8 @@ def test_condition_rows_are_consistent(fitted, sampler):
     assert c.cond.shape == (4000, sampler.cond_dim) and c.mask.shape == (4000, 3)
     assert (c.cond.sum(1) == 1).all() and (c.mask.sum(1) == 1).all()
     np.testing.assert_array_equal(c.mask.argmax(1), c.span)
-    np.testing.assert_array_equal(c.cond.argmax(1), sampler._offsets[c.span] + c.category)
+    offsets = torch.as_tensor(sampler.offsets)
+    np.testing.assert_array_equal(c.cond.argmax(1), offsets[c.span] + c.category)
     starts = np.array([s.start for s in tr.discrete_spans])
     picked = x[c.rows.numpy(), starts[c.span.numpy()] + c.category.numpy()]
     assert (picked == 1).all()  # every real row has the conditioned category
@@ -331,7 +333,7 @@ def test_generation_uses_real_frequencies_by_default(fitted, sampler):
         assert chisquare(got[counts > 0], want[counts > 0]).pvalue > P_MIN
     # the package's rule: (column, category) pairs proportional to log(1 + n)
     g = sampler.sample_generation(n, frequency="log", generator=torch.Generator().manual_seed(2))
-    ids = (sampler._offsets[g.span] + g.category).numpy()
+    ids = (torch.as_tensor(sampler.offsets)[g.span] + g.category).numpy()
     want = np.log1p(sampler.counts) / np.log1p(sampler.counts).sum()
     assert chisquare(np.bincount(ids, minlength=len(want)), n * want).pvalue > P_MIN
     with pytest.raises(ValueError, match="frequency"):

@@ -26,8 +26,9 @@ generator then reproduces every marginal. ``frequency="log"`` reproduces the ``c
 package, which samples a (column, category) pair with probability proportional to
 :math:`\log(1 + n_{jc})` over all pairs.
 
-Randomness comes from :attr:`ConditionalSampler.generator` (a ``torch.Generator``), which
-:func:`edu_gen.core.train.fit` saves and restores with its checkpoints.
+Randomness comes from :attr:`ConditionalSampler.generator` (a ``torch.Generator``); the
+synthesizers pass it to :func:`edu_gen.core.train.fit` as ``rng=``, so checkpoints save and
+restore it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ from edu_gen.tabular.encoding.transformer import Span
 
 Tensor = torch.Tensor
 
-__all__ = ["Condition", "ConditionalSampler", "category_probabilities", "conditional_vector"]
+__all__ = [
+    "FREQUENCIES",
+    "Condition",
+    "ConditionalSampler",
+    "category_probabilities",
+    "conditional_vector",
+]
 
 FREQUENCIES = ("real", "log")
 

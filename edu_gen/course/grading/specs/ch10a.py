@@ -8,10 +8,11 @@ import torch
 
 from edu_gen.course.grading.core import Exercise, register, seeded_generator
 from edu_gen.models import gan
-from edu_gen.tabular.encoding.sampler import category_probabilities, conditional_vector
-from edu_gen.tabular.encoding.transformer import (
+from edu_gen.tabular.encoding import (
     ALPHA_LIMIT,
     STD_MULTIPLIER,
+    category_probabilities,
+    conditional_vector,
     mode_log_responsibilities,
     mode_normalize,
 )

@@ -7,7 +7,8 @@ import torch
 
 from edu_gen.course.grading.core import Exercise, register, seeded_generator
 from edu_gen.tabular import privacy
-from edu_gen.tabular.synthesizers import ctabgan
+from edu_gen.tabular.encoding import mixed_encode
+from edu_gen.tabular.synthesizers import information_loss
 
 
 def _mixed_inputs(seed: int) -> dict:
@@ -25,19 +26,19 @@ def _mixed_inputs(seed: int) -> dict:
 
 
 def _mixed_no_offset(x, point_masses, means, stds, modes):
-    alpha, beta = ctabgan.mixed_encode(x, point_masses, means, stds, modes)
+    alpha, beta = mixed_encode(x, point_masses, means, stds, modes)
     hit = (x[:, None] == point_masses).any(1)
     index = torch.where(hit, beta.argmax(1), modes)  # mixture modes not shifted past the masses
     return alpha, torch.nn.functional.one_hot(index, beta.shape[1]).to(x.dtype)
 
 
 def _mixed_no_four(x, point_masses, means, stds, modes):
-    alpha, beta = ctabgan.mixed_encode(x, point_masses, means, stds, modes)
+    alpha, beta = mixed_encode(x, point_masses, means, stds, modes)
     return alpha * 4, beta
 
 
 def _mixed_mass_through_mixture(x, point_masses, means, stds, modes):
-    _, beta = ctabgan.mixed_encode(x, point_masses, means, stds, modes)
+    _, beta = mixed_encode(x, point_masses, means, stds, modes)
     return (x - means[modes]) / (4 * stds[modes]), beta
 
 
@@ -46,7 +47,7 @@ register(
         id="10b.mixed_encode",
         title="Mixed-type encoding of one column: point masses as modes, alpha for the rest",
         inputs=_mixed_inputs,
-        reference=ctabgan.mixed_encode,
+        reference=mixed_encode,
         mistakes={
             "mixture mode k goes after the point masses: index M + k, not k": _mixed_no_offset,
             "alpha divides by 4 sigma_k, not by sigma_k": _mixed_no_four,
@@ -91,7 +92,7 @@ register(
         id="10b.information_loss",
         title="The information loss: match the mean and std of discriminator features",
         inputs=_features_inputs,
-        reference=ctabgan.information_loss,
+        reference=information_loss,
         mistakes={
             "add the standard-deviation term": _info_no_sd,
             "take the Euclidean norms, not their squares": _info_squared,
