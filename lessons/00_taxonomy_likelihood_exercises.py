@@ -20,6 +20,14 @@
 # mistake. Later cells use your function once it passes (the reference until then).
 #
 # Use only `torch` operations; no loops over grid cells or data points are needed.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import math
@@ -39,7 +47,8 @@ p_data = lik.GaussianMixture1D(weights=(0.3, 0.7), means=(-2.0, 1.5), stds=(0.6,
 # ## Exercise 1 — KL divergence on a grid (10 points)
 #
 # `p` and `q` are densities evaluated at the centres of grid cells of width `dx` (1-D
-# tensors of the same length, each integrating to one: $\sum_i p_i\,\Delta x = 1$). Return
+# tensors of the same length, each integrating to about one: $\sum_i p_i\,\Delta x \approx 1$,
+# as on a grid that cuts off the tails, so use `dx` as given). Return
 # the Riemann sum
 #
 # $$\mathrm{KL}(p\,\|\,q) = \sum_i p_i \log\frac{p_i}{q_i}\,\Delta x$$
@@ -119,7 +128,7 @@ print(f"H(p_data) = {float(h):.4f}  →  smallest KL to a Gaussian ≈ {float(ce
 # %% [markdown]
 # ## Exercise 3 — the maximum-likelihood Gaussian (10 points)
 #
-# For a 1-D sample `x` return the tuple `(mean, var)` that maximises
+# For a 1-D sample `x` return the tuple `(mean, var)` of 0-d tensors that maximises
 # $\frac1N\sum_n\log\mathcal N(x_n;\mu,\sigma^2)$. Set the derivatives with respect to $\mu$
 # and $\sigma^2$ to zero to find them (note which denominator you get).
 

@@ -20,6 +20,14 @@
 # mistake. Later cells use your function once it passes (the reference until then).
 #
 # Use only `torch` operations (no loops over examples are needed).
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import torch
@@ -108,7 +116,9 @@ result_angles = check("01.principal_angles", principal_angles)
 # ## Exercise 4 — PCA reconstruction (10 points)
 #
 # `components` holds the top-$k$ principal directions as orthonormal **rows** (`[k, D]`)
-# and `mean` the data mean `[D]`. Return $\hat x = \mu + (x-\mu)V_k^\top V_k$, shape `[N, D]`.
+# and `mean` the data mean `[D]`, both fitted on *training* data; `x` may be new data, so use
+# them as given (do not recompute them from `x`). Return
+# $\hat x = \mu + (x-\mu)V_k^\top V_k$, shape `[N, D]`.
 
 
 # %%

@@ -24,6 +24,14 @@
 # its random numbers from it (`torch.randn(..., generator=generator)`,
 # `torch.rand(..., generator=generator)`): then two calls with equally seeded generators
 # give the same result, which is what makes a figure or an experiment reproducible.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import matplotlib.pyplot as plt

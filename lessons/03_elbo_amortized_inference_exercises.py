@@ -20,6 +20,14 @@
 # mistake. Later cells use your function once it passes (the reference until then).
 #
 # Use only `torch` operations; no Python loops over data points or samples are needed.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import math

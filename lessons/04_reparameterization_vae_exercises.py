@@ -20,6 +20,14 @@
 # mistake. Later cells use your function once it passes (the reference until then).
 #
 # Use only `torch` operations; no loops over examples are needed.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import math
@@ -138,6 +146,8 @@ print(f"Monte Carlo {log_ratio.mean():.4f} ± {log_ratio.std() / math.sqrt(len(z
 # $$-\mathcal L(x) = \underbrace{\sum_j \big[\mathrm{softplus}(a_j) - x_j a_j\big]}_{-\log p(x\mid z)}
 #   \;+\; \mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big).$$
 # Shapes: `x`, `logits` `[N, D]`; `mu`, `logvar` `[N, d]`. You may use your `kl_to_prior`.
+# A confident decoder has logits of thousands: the loss must stay finite for any logits
+# (the `softplus` form does; `log(sigmoid(a))` does not).
 
 
 # %%

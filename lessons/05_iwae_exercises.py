@@ -22,6 +22,14 @@
 #
 # Work with log-densities and `torch.logsumexp`: weights of real models are $e^{-100}$ or
 # smaller and underflow if you exponentiate them.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import math
@@ -44,7 +52,8 @@ print(config.banner())
 #
 # Draws $z^1,\dots,z^L$ come from a proposal $q$. Given $f(z^l)$, $\log p(z^l)$ and
 # $\log q(z^l)$ (all shape `[L]`), return the estimate
-# $\frac1L\sum_l \frac{p(z^l)}{q(z^l)}\,f(z^l)$ of $\mathbb E_p[f]$ (a 0-d tensor).
+# $\frac1L\sum_l \frac{p(z^l)}{q(z^l)}\,f(z^l)$ of $\mathbb E_p[f]$ (a 0-d tensor). The
+# log-densities may each be around $-800$ (their difference is what matters).
 
 
 # %%

@@ -22,6 +22,14 @@
 # `alpha_bar[t]` $=\bar\alpha_t$ and `alpha_bar[0]` $= 1$. Time steps `t` are an int64 tensor
 # of shape `[B]` with values in $1..T$, one per row of the batch. Recover
 # $\alpha_t = \bar\alpha_t/\bar\alpha_{t-1}$ and $\beta_t = 1-\alpha_t$ from it when needed.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import torch

@@ -21,6 +21,14 @@
 # it passes (the reference until then).
 #
 # Exercise 1 uses NumPy arrays, exercises 2-4 as stated; no loops over rows are needed.
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import numpy as np

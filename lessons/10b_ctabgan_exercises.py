@@ -16,6 +16,14 @@
 #
 # Three graded exercises (10 points each). Each asks for one equation of the chapter; after
 # `check`, the notebook *uses* your function (or the reference, if yours is not finished yet).
+#
+# Besides the values, `check` tests what every answer must keep: your function must not
+# change its arguments in place, must return what the reference returns (a tensor of the
+# inputs' dtype, a tuple of the same length, a Python `int` where one is asked for), must
+# keep the gradient wherever the result is differentiable (no `.item()`, `.detach()` or
+# `torch.no_grad()`), and must use each argument as given: one test changes each argument
+# alone. Some exercises add extreme inputs, where only a stable formula stays finite, and the
+# edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
 import torch
@@ -129,6 +137,8 @@ print(f"real vs indep: {float(info_fn(f_real[:half], f_fake[half:])):.4f}")
 #
 # $$\tilde g = \frac1{qn}\Big(\sum_i g_i\min\big(1, C/\lVert g_i\rVert_2\big) + \sigma C\,
 #   \text{noise}\Big).$$
+#
+# A row's gradient can be exactly 0 (then $C/0 = \infty$ and the factor is 1).
 
 
 # %%

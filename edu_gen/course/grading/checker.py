@@ -2,13 +2,20 @@
 
 An :class:`Exercise` pairs a reference implementation (usually the package's own
 function) with a generator of randomised inputs. ``check(id, student_fn)`` runs the
-student's function on ``n_cases`` inputs drawn from fixed seeds, compares each
-result with the reference (or with a property), and prints per-test feedback and
-points. Known wrong implementations (``mistakes``) turn a failure into a hint.
+student's function on a list of tests (:func:`~edu_gen.course.grading.cases.test_cases`):
+``n_cases`` random inputs, one case per argument with that argument alone changed, and the
+spec's stability and edge cases. Each test checks the contracts of
+:mod:`edu_gen.course.grading.core` in order (inputs unchanged, type and dtype, values,
+gradient) and fails on the first one broken, with feedback that names it. Points are the
+share of tests passed. Known wrong implementations (``mistakes``) turn a value failure
+into a hint, but only when the answer matches the mistake and the mistake differs from the
+reference on that test.
 
 * An exercise whose body still raises ``NotImplementedError`` is "not attempted":
   0 points, printed, never a traceback.
-* A function with the wrong signature gets feedback, not a crash.
+* A function with the wrong signature gets feedback, not a crash; so does one that raises
+  anything, ``SystemExit`` (``sys.exit``) included. Only ``KeyboardInterrupt`` goes
+  through, so that a learner can still stop a hanging cell.
 * Under validation (``EDU_GEN_STRICT=1``) an attempted exercise that loses points
   raises :class:`CheckFailed`, so a wrong solution notebook fails nbval.
 * With ``EDU_GEN_GRADING_REPORT=path`` every result is appended there as JSON (the
@@ -20,7 +27,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +35,41 @@ import numpy as np
 
 from edu_gen.core import config
 from edu_gen.course.grading import specs  # noqa: F401  (registers every chapter's exercises)
-from edu_gen.course.grading.core import REGISTRY, CheckFailed, Exercise, to_numpy
+from edu_gen.course.grading.cases import (
+    NotAttempted,
+    TestCase,
+    TestResult,
+    gradient_applies,
+    run_test,
+    test_cases,
+)
+from edu_gen.course.grading.contracts import flat, same_output
+from edu_gen.course.grading.core import (
+    ARGUMENTS,
+    CONTRACTS,
+    EDGE,
+    GRADIENT,
+    INPUTS,
+    REGISTRY,
+    STABILITY,
+    TYPE,
+    VALUES,
+    CheckFailed,
+    Exercise,
+    to_numpy,
+)
+
+__all__ = [
+    "Result",
+    "TestCase",
+    "TestResult",
+    "check",
+    "get",
+    "gradient_applies",
+    "grade",
+    "same_output",
+    "test_cases",
+]
 
 
 def get(exercise_id: str) -> Exercise:
@@ -41,20 +82,17 @@ def get(exercise_id: str) -> Exercise:
 
 
 @dataclass
-class TestResult:
-    seed: int
-    passed: bool
-    message: str
-
-
-@dataclass
 class Result:
+    """``contracts`` maps every contract checked for this exercise to ``"kept"``,
+    ``"broken"``, ``"not reached"`` (every test failed before it) or ``"skipped"``."""
+
     exercise: str
     status: str  # "passed" | "partial" | "failed" | "not attempted" | "invalid"
     points: float
     max_points: int
     tests: list[TestResult] = field(default_factory=list)
     hint: str | None = None
+    contracts: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<{self.exercise}: {self.status}, {self.points:g}/{self.max_points} points>"
@@ -62,6 +100,11 @@ class Result:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def broken(self) -> list[str]:
+        """The contracts broken in at least one test, in :data:`CONTRACTS` order."""
+        return [name for name, state in self.contracts.items() if state == "broken"]
 
     def choose(self, student_fn: Callable[..., Any]) -> Callable[..., Any]:
         """The student's function once it passes, else the exercise's stand-in.
@@ -76,57 +119,97 @@ class Result:
 
     def report(self) -> str:
         lines = [f"{self.exercise}: {self.status} — {self.points:g}/{self.max_points} points"]
-        for k, test in enumerate(self.tests, 1):
+        k = 0
+        while k < len(self.tests):  # consecutive tests with one outcome share a line
+            test, end = self.tests[k], k + 1
+            while end < len(self.tests) and _same_line(self.tests[end], test):
+                end += 1
+            group = self.tests[k:end]
+            labels = sorted({t.label for t in group}, key=[t.label for t in group].index)
+            numbers = f"test {k + 1}" if end == k + 1 else f"tests {k + 1}-{end}"
             mark = "✔" if test.passed else "✘"
-            lines.append(f"  {mark} test {k} (seed {test.seed}): {test.message}")
+            lines.append(f"  {mark} {numbers} ({'; '.join(labels)}): {test.message}")
+            k = end
+        if self.contracts:
+            marks = {"kept": "✔", "broken": "✘", "not reached": "?", "skipped": "-"}
+            lines.append(
+                "  contracts: " + ", ".join(f"{n} {marks[s]}" for n, s in self.contracts.items())
+            )
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
 
-def _run_case(exercise: Exercise, fn: Callable[..., Any], seed: int) -> tuple[bool, str, Any]:
-    args = list(exercise.inputs(seed).values())
-    got = fn(*args)
-    want = None
-    if exercise.reference is not None:
-        want = exercise.reference(*exercise.inputs(seed).values())
-    ok, message = exercise.compare(got, want, exercise.inputs(seed))
-    return ok, message, got
+def _same_line(a: TestResult, b: TestResult) -> bool:
+    return a.passed == b.passed and a.message == b.message and a.contract == b.contract
 
 
-def same_output(got: Any, bad: Any) -> bool:
-    """Equal shapes and values, NaN/inf included (a mistake may well overflow)."""
-    if isinstance(bad, tuple | list):
-        return (
-            isinstance(got, tuple | list)
-            and len(got) == len(bad)
-            and all(same_output(g, b) for g, b in zip(got, bad, strict=True))
-        )
-    g, b = to_numpy(got), to_numpy(bad)
-    if g.shape != b.shape:
-        return False
-    return bool(np.allclose(g.astype(float), b.astype(float), atol=1e-6, rtol=1e-5, equal_nan=True))
+def output_scale(*values: Any) -> float:
+    biggest = 0.0
+    for value in values:
+        for leaf in flat(value):
+            try:
+                a = to_numpy(leaf).astype(float)
+            except Exception:  # noqa: BLE001 - not numeric: no scale
+                continue
+            a = np.abs(a[np.isfinite(a)])
+            biggest = max(biggest, float(a.max()) if a.size else 0.0)
+    return biggest
 
 
-def _matches_mistake(exercise: Exercise, fn: Callable[..., Any], seed: int) -> str | None:
-    """Return the hint of a known mistake whose output equals the student's."""
-    got = fn(*exercise.inputs(seed).values())
+def _mistake_hint(exercise: Exercise, case: TestCase, got: Any, want: Any) -> str | None:
+    """The hint of a planted mistake that ``got`` matches while the mistake differs from the
+    reference on this test (on the outputs' scale, so a tiny output cannot match anything)."""
     for hint, wrong in exercise.mistakes.items():
         try:
-            if same_output(got, wrong(*exercise.inputs(seed).values())):
+            bad = wrong(*case.make().values())
+            scale = output_scale(bad, want)
+            if want is not None and same_output(bad, want, scale):
+                continue  # the mistake is right here: it tells nothing
+            if same_output(got, bad, scale):
                 return hint
-        except Exception:  # noqa: BLE001 - a hint is best effort
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - a hint is best effort
             continue
     return None
 
 
-def grade(exercise: Exercise, fn: Any) -> Result:
-    """Grade ``fn`` against ``exercise`` without printing or raising."""
+def _contract_states(
+    exercise: Exercise, tests: list[TestResult], seen: set, skip, gradient: bool
+) -> dict:
+    applicable = [VALUES]
+    applicable += [INPUTS] if exercise.check_inputs else []
+    applicable += [TYPE] if exercise.check_type else []
+    applicable += [GRADIENT] if gradient else []
+    applicable += [ARGUMENTS] if any(t.contract == ARGUMENTS for t in tests) else []
+    applicable += [STABILITY] if exercise.stability else []
+    applicable += [EDGE] if exercise.edge_cases else []
+    broken = {t.broken for t in tests}
+    states = {}
+    for name in sorted(applicable, key=CONTRACTS.index):
+        if name in skip:
+            states[name] = "skipped"
+        elif name in broken:
+            states[name] = "broken"
+        else:
+            states[name] = "kept" if name in seen else "not reached"
+    return states
+
+
+def grade(exercise: Exercise, fn: Any, *, skip: Collection[str] = ()) -> Result:
+    """Grade ``fn`` against ``exercise`` without printing or raising.
+
+    ``skip`` names contracts not to check (the tests use it to show that a wrong answer is
+    caught by one contract and by no other).
+    """
     zero = Result(exercise.id, "invalid", 0.0, exercise.points)
     if not callable(fn):
         zero.hint = f"expected a function, got {type(fn).__name__}"
         return zero
-    names = list(exercise.inputs(exercise.case_seeds()[0]).keys())
+    # a skipped contract's own cases (changed arguments, stability, edge) are not run
+    cases = [case for case in test_cases(exercise) if case.contract not in skip]
+    names = list(cases[0].make().keys())
     try:
         inspect.signature(fn).bind(*names)
     except TypeError:
@@ -134,26 +217,40 @@ def grade(exercise: Exercise, fn: Any) -> Result:
         return zero
     except ValueError:  # builtins without a signature: just try them
         pass
+    gradient = gradient_applies(exercise)
     tests: list[TestResult] = []
-    for seed in exercise.case_seeds():
+    outputs: list[tuple[Any, Any]] = []
+    seen: set[str] = set()
+    for index, case in enumerate(cases):
         try:
-            ok, message, _ = _run_case(exercise, fn, seed)
-        except NotImplementedError:
-            return Result(exercise.id, "not attempted", 0.0, exercise.points)
-        except Exception as error:  # noqa: BLE001 - feedback, not a crash
-            ok, message = False, f"raised {type(error).__name__}: {error}"
-        tests.append(TestResult(seed, ok, message))
+            test, got, want = run_test(exercise, fn, case, skip, seen, gradient=gradient)
+        except NotAttempted:
+            if index == 0:
+                return Result(exercise.id, "not attempted", 0.0, exercise.points)
+            test, got, want = (
+                TestResult(
+                    case.seed,
+                    False,
+                    "raised NotImplementedError",
+                    case.label,
+                    case.contract,
+                    case.contract,
+                ),
+                None,
+                None,
+            )
+        tests.append(test)
+        outputs.append((got, want))
     n_passed = sum(t.passed for t in tests)
-    points = round(exercise.points * n_passed / len(tests), 2)
+    points = min(float(exercise.points), round(exercise.points * n_passed / len(tests), 2))
     status = "passed" if n_passed == len(tests) else "partial" if n_passed else "failed"
     result = Result(exercise.id, status, points, exercise.points, tests)
-    for test in tests if status != "passed" else []:
-        if test.passed or test.message.startswith("raised"):
+    result.contracts = _contract_states(exercise, tests, seen, skip, gradient)
+    value_contracts = (VALUES, ARGUMENTS, STABILITY, EDGE)
+    for case, test, (got, want) in zip(cases, tests, outputs, strict=True):
+        if test.passed or test.broken not in value_contracts or got is None:
             continue
-        try:
-            result.hint = _matches_mistake(exercise, fn, test.seed)
-        except Exception:  # noqa: BLE001 - a hint is best effort
-            result.hint = None
+        result.hint = _mistake_hint(exercise, case, got, want)
         if result.hint:
             break
     return result
@@ -168,6 +265,7 @@ def _record(result: Result) -> None:
         "status": result.status,
         "points": result.points,
         "max_points": result.max_points,
+        "contracts": result.contracts,
     }
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(row) + "\n")

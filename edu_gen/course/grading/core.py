@@ -1,11 +1,29 @@
-"""What an exercise spec is made of: :class:`Exercise`, the registry, comparisons.
+"""What an exercise spec is made of: :class:`Exercise`, its extra :class:`Case`s, the
+registry, comparisons and the perturbation that varies one argument at a time.
 
 The chapter spec modules (``grading/specs/chNN.py``) import from here and register their
 exercises; :mod:`edu_gen.course.grading.checker` runs them (``check``, ``grade``).
+
+Every exercise is checked against the same **contracts** (:data:`CONTRACTS`), declared
+once per exercise with defaults that fit most:
+
+* ``values`` — the output matches the reference on ``n_cases`` random inputs;
+* ``inputs unchanged`` — no tensor, array or model argument is modified in place;
+* ``type and dtype`` — the same kind of output as the reference (tensor, array, Python
+  int, tuple of the same length) with the same dtype;
+* ``gradient`` — where the reference's output carries a gradient (to the arguments named
+  in ``grad_inputs``, to every floating tensor argument by default, and to the parameters
+  of any ``nn.Module`` argument), the learner's does too and it is the same gradient;
+* ``each argument used`` — one extra case per argument, that argument alone changed
+  (:func:`perturb`, or the spec's ``perturb[name]``): ignoring it or recomputing it from
+  the others gives the old output;
+* ``stability`` / ``edge cases`` — the spec's extra :class:`Case`s: extreme inputs where
+  a stable formula stays finite, and the corner cases the exercise's text implies.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +33,12 @@ import torch
 
 Inputs = Mapping[str, Any]
 Compare = Callable[[Any, Any, Inputs], tuple[bool, str]]
+Perturb = Callable[[Inputs, torch.Generator], Any]
+
+VALUES, INPUTS, TYPE, GRADIENT = "values", "inputs unchanged", "type and dtype", "gradient"
+ARGUMENTS, STABILITY, EDGE = "each argument used", "stability", "edge cases"
+CONTRACTS = (VALUES, INPUTS, TYPE, GRADIENT, ARGUMENTS, STABILITY, EDGE)
+"""Every contract ``check`` knows, in the order a test checks them."""
 
 
 class CheckFailed(AssertionError):
@@ -59,6 +83,22 @@ def allclose(atol: float = 1e-5, rtol: float = 1e-4) -> Compare:
     return compare
 
 
+@dataclass(frozen=True)
+class Case:
+    """An extra test that random inputs never draw: a stability or an edge case.
+
+    ``inputs(seed)`` builds the arguments (called afresh for the learner and for the
+    reference, with the exercise's first case seed); ``label`` says in a learner's words
+    what is special about them ("logits of ±10⁴"), ``advice`` what to do when the case
+    fails; ``compare`` replaces the exercise's comparison for this case.
+    """
+
+    label: str
+    inputs: Callable[[int], Inputs]
+    advice: str = ""
+    compare: Compare | None = None
+
+
 @dataclass
 class Exercise:
     """One graded exercise.
@@ -66,9 +106,21 @@ class Exercise:
     ``inputs(seed)`` returns the arguments (in call order) for one randomised test;
     it is called afresh for the student and for the reference so neither can see the
     other's in-place changes or random-number draws. ``compare(got, want, inputs)``
-    returns ``(ok, message)``; set ``reference=None`` and use a property ``compare``
-    when outputs are random (then ``want`` is None, and ``stand_in`` is the implementation
-    later cells use until the learner's passes).
+    returns ``(ok, message)``, ``inputs`` being the arguments the learner's function was
+    called with; set ``reference=None`` and use a property ``compare`` when outputs are
+    random (then ``want`` is None, and ``stand_in`` is the implementation later cells use
+    until the learner's passes).
+
+    Contracts (see the module docstring): ``grad_inputs`` names the tensor arguments whose
+    gradient is checked (``None``: every floating tensor argument; ``()``: none, only the
+    parameters of ``nn.Module`` arguments); ``gradient_note`` is added to the feedback
+    when the gradient is lost; ``check_inputs`` and ``check_type`` switch those contracts
+    off; ``perturb`` overrides how one argument is changed for its ``each argument used``
+    case (``None`` for no such case), and ``argument_case`` picks the random case (an index
+    into ``case_seeds()``) whose inputs those cases change; ``stability`` and
+    ``edge_cases`` are extra :class:`Case`s; ``unstable`` is an implementation that is
+    right on ordinary inputs but overflows or underflows at extreme ones (the stability
+    cases must reject it; the tests check that they do).
     """
 
     id: str
@@ -80,6 +132,15 @@ class Exercise:
     points: int = 10
     mistakes: dict[str, Callable[..., Any]] = field(default_factory=dict)
     stand_in: Callable[..., Any] | None = None
+    grad_inputs: tuple[str, ...] | None = None
+    gradient_note: str = ""
+    check_inputs: bool = True
+    check_type: bool = True
+    perturb: dict[str, Perturb | None] = field(default_factory=dict)
+    argument_case: int = 0
+    stability: tuple[Case, ...] = ()
+    edge_cases: tuple[Case, ...] = ()
+    unstable: Callable[..., Any] | None = None
 
     def stand_in_fn(self) -> Callable[..., Any]:
         """What later cells use until the learner's answer passes: ``stand_in`` if given
@@ -102,3 +163,70 @@ def register(exercise: Exercise) -> Exercise:
         raise ValueError(f"exercise id {exercise.id!r} is registered twice")
     REGISTRY[exercise.id] = exercise
     return exercise
+
+
+# ------------------------------------------------------------ one argument changed
+
+
+def _perturb_tensor(value: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A changed copy that stays in the value's domain (sign, [0, 1], {0, 1}, integers)."""
+    v = value.detach().clone()
+    if v.numel() == 0:
+        return v
+    if v.dtype == torch.bool or not (v.is_floating_point() or v.is_complex()):
+        if v.dim() and v.shape[0] > 1 and not torch.all(v == v.reshape(-1)[0]):
+            return v.roll(1, 0)  # the same values, in other rows
+        return ~v if v.dtype == torch.bool else v + 1
+    noise = torch.randn(v.shape, generator=g, dtype=torch.float64).to(v.dtype)
+    if torch.all((v == 0) | (v == 1)):
+        flip = torch.rand(v.shape, generator=g) < 0.3
+        flip.reshape(-1)[0] = True
+        return torch.where(flip, 1 - v, v)
+    if torch.all((v >= 0) & (v <= 1)):
+        return v ** torch.exp(0.3 * noise)  # stays in [0, 1]
+    if torch.all(v >= 0):
+        return v * torch.exp(0.1 * noise)
+    scale = float(v.std()) if v.numel() > 1 else float(v.abs().max())
+    return v + 0.1 * max(scale, 1e-3) * noise
+
+
+def perturb(value: Any, generator: torch.Generator) -> Any:
+    """``value`` changed a little, in a way that keeps it a valid argument of its kind.
+
+    Tensors and arrays: multiplicative noise for non-negative values, a power for values
+    in [0, 1], flipped entries for 0/1 values, rows rolled for integers; numbers: scaled
+    by 0.9 (0 becomes 0.05), ints + 1; a generator: seeded differently; a model: its
+    parameters scaled by noise; a function: its outputs scaled by 1.1.
+    """
+    if isinstance(value, torch.Generator):
+        return seeded_generator(value.initial_seed() + 1)
+    if isinstance(value, torch.nn.Module):
+        changed = copy.deepcopy(value)
+        with torch.no_grad():
+            tensors = [*changed.parameters(), *changed.buffers()]
+            tensors += [t for t in vars(changed).values() if isinstance(t, torch.Tensor)]
+            for tensor in tensors:
+                if tensor.is_floating_point():
+                    noise = torch.randn(tensor.shape, generator=generator, dtype=torch.float64)
+                    tensor.mul_(1 + 0.1 * noise.to(tensor.dtype))
+        return changed
+    if isinstance(value, torch.Tensor):
+        return _perturb_tensor(value, generator)
+    if isinstance(value, np.ndarray):
+        return _perturb_tensor(torch.from_numpy(value.copy()), generator).numpy()
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return 0.9 * value if value != 0 else 0.05
+    if isinstance(value, list | tuple):
+        return type(value)(perturb(torch.tensor(value), generator).tolist())
+    if callable(value):
+
+        def scaled(*args: Any, **kwargs: Any) -> Any:
+            out = value(*args, **kwargs)
+            return out * 1.1 if isinstance(out, torch.Tensor | np.ndarray | float) else out
+
+        return scaled
+    raise TypeError(f"cannot perturb a {type(value).__name__}; give the spec a perturb= entry")

@@ -6,8 +6,22 @@ import math
 
 import torch
 
-from edu_gen.course.grading.core import Exercise, allclose, register, seeded_generator
+from edu_gen.course.grading.core import (
+    Case,
+    Exercise,
+    allclose,
+    perturb,
+    register,
+    seeded_generator,
+)
 from edu_gen.models import likelihood as lik
+
+
+def _density(values: torch.Tensor, dx: float, g: torch.Generator) -> torch.Tensor:
+    """``values`` scaled to a mass within 0.5% of one (a truncated grid never sums to exactly
+    one, so ``dx`` cannot be recomputed as ``1 / p.sum()``)."""
+    mass = 1 + 0.01 * (float(torch.rand((), generator=g)) - 0.5)
+    return values * mass / (values.sum() * dx)
 
 
 def _kl_inputs(seed: int) -> dict:
@@ -17,7 +31,14 @@ def _kl_inputs(seed: int) -> dict:
     p = torch.rand(n, generator=g, dtype=torch.float64) ** 2
     p[torch.randperm(n, generator=g)[:3]] = 0.0  # some cells where p_data has no mass
     q = torch.rand(n, generator=g, dtype=torch.float64) + 0.05
-    return {"p": p / (p.sum() * dx), "q": q / (q.sum() * dx), "dx": dx}
+    return {"p": _density(p, dx, g), "q": _density(q, dx, g), "dx": dx}
+
+
+def _changed_density(name: str):
+    def change(inputs, g):
+        return _density(perturb(inputs[name], g), inputs["dx"], g)
+
+    return change
 
 
 def _kl_naive(p, q, dx):
@@ -31,6 +52,12 @@ register(
         inputs=_kl_inputs,
         reference=lik.kl_divergence,
         compare=allclose(atol=1e-8, rtol=1e-6),
+        grad_inputs=("q",),  # d/dp of p log p is -inf at p = 0: only q's gradient is checked
+        perturb={
+            "p": _changed_density("p"),
+            "q": _changed_density("q"),
+            "dx": lambda inputs, g: inputs["dx"] * 1.004,  # the masses stay within 1% of one
+        },
         mistakes={
             "multiply the sum by the grid spacing dx (a Riemann sum)": lambda p, q, dx: (
                 lik.kl_divergence(p, q, dx) / dx
@@ -118,6 +145,30 @@ def _hist_inputs(seed: int) -> dict:
     return {"x": x, "edges": edges}
 
 
+def _points_on_edges(seed: int) -> dict:
+    """Every edge (the first, the inner ones, the last) appears among the points, and one
+    bin stays empty."""
+    inputs = _hist_inputs(seed)
+    x, edges = inputs["x"], inputs["edges"]
+    empty = (x >= edges[2]) & (x < edges[3])
+    x = torch.cat([x[~empty], edges, edges[1:-1]])
+    x[x == edges[3]] = edges[4]  # keep bin 2 = [edges[2], edges[3]) empty
+    return {"x": x, "edges": edges}
+
+
+def _moved_inner_edges(inputs, g):
+    edges = inputs["edges"].clone()
+    widths = edges[1:] - edges[:-1]
+    shift = 0.3 * float(widths.min()) * (2 * torch.rand(len(edges) - 2, generator=g) - 1)
+    edges[1:-1] += shift.to(edges.dtype)
+    return edges
+
+
+def _moved_points(inputs, g):
+    edges = inputs["edges"]
+    return (perturb(inputs["x"], g)).clamp(float(edges[0]), float(edges[-1]))
+
+
 def _counts(x, edges):
     index = (torch.bucketize(x, edges, right=True) - 1).clamp(0, len(edges) - 2)
     return torch.bincount(index, minlength=len(edges) - 1).to(edges.dtype)
@@ -129,6 +180,16 @@ register(
         title="Maximum-likelihood histogram density n_b / (N w_b)",
         inputs=_hist_inputs,
         reference=lik.histogram_mle,
+        grad_inputs=(),  # counts are not differentiable; the edges are data, not parameters
+        perturb={"x": _moved_points, "edges": _moved_inner_edges},
+        edge_cases=(
+            Case(
+                "points exactly on the edges, and an empty bin",
+                _points_on_edges,
+                "a point equal to an inner edge belongs to the bin on its right, the last "
+                "edge to the last bin, and an empty bin has density 0",
+            ),
+        ),
         mistakes={
             "a density divides the bin probability by the bin width": lambda x, e: (
                 _counts(x, e) / len(x)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from edu_gen.course.grading.core import Exercise, allclose, register, seeded_generator
+from edu_gen.course.grading.core import Case, Exercise, allclose, register, seeded_generator
 from edu_gen.models import autoencoder as ae
 
 
@@ -55,21 +56,57 @@ def _ce_inputs(seed: int) -> dict:
     }
 
 
+def _ce_extreme(seed: int) -> dict:
+    """Logits of ±10⁴, where sigmoid(a) rounds to exactly 0 or 1."""
+    inputs = _ce_inputs(seed)
+    sign = torch.where(torch.arange(inputs["logits"].numel()) % 3 == 0, -1.0, 1.0)
+    inputs["logits"] = 1e4 * sign.reshape(inputs["logits"].shape)
+    return inputs
+
+
+def _ce_soft_targets(seed: int) -> dict:
+    inputs = _ce_inputs(seed)
+    inputs["x"] = torch.rand(inputs["x"].shape, generator=seeded_generator(seed + 1))
+    return inputs
+
+
+def _ce_log_sigmoid(x, logits):
+    """Right on ordinary logits, inf or NaN once sigmoid(a) rounds to 0 or 1."""
+    s = torch.sigmoid(logits)
+    return -(x * torch.log(s) + (1 - x) * torch.log(1 - s)).sum(1).mean()
+
+
 register(
     Exercise(
         id="01.cross_entropy",
         title="Cross-entropy reconstruction loss (eq. 17.2) from logits",
         inputs=_ce_inputs,
         reference=ae.cross_entropy_loss,
+        grad_inputs=("logits",),
+        stability=(
+            Case(
+                "logits of ±10⁴",
+                _ce_extreme,
+                "compute -log σ(a) as softplus(-a) and -log(1 - σ(a)) as softplus(a)",
+            ),
+        ),
+        edge_cases=(
+            Case(
+                "targets x anywhere in [0, 1], not only 0 or 1",
+                _ce_soft_targets,
+                "the formula holds for any target in [0, 1]: do not branch on x == 1",
+            ),
+        ),
+        unstable=_ce_log_sigmoid,
         mistakes={
             "sum over the D dimensions, then average over the batch": lambda x, a: (
-                torch.nn.functional.softplus(a) - x * a
+                F.softplus(a) - x * a
             ).mean(),
             "the loss is a *negative* log-likelihood": lambda x, a: (
-                -(torch.nn.functional.softplus(a) - x * a).sum(1).mean()
+                -(F.softplus(a) - x * a).sum(1).mean()
             ),
             "include the (1 - x) log(1 - x_hat) term": lambda x, a: (
-                (-x * torch.nn.functional.logsigmoid(a)).sum(1).mean()
+                (-x * F.logsigmoid(a)).sum(1).mean()
             ),
         },
     )
@@ -92,6 +129,26 @@ def _angles_no_qr(a, b):
     return torch.sort(torch.arccos(cos)).values
 
 
+def _same_span(seed: int) -> dict:
+    """B spans the same subspace as A: every angle is 0 (cosines round to 1 ± 1e-16)."""
+    inputs = _angles_inputs(seed)
+    a = inputs["A"]
+    mix = torch.tensor([[2.0, -1.0], [0.5, 3.0]], dtype=torch.float64)
+    k = a.shape[1]
+    full = torch.eye(k, dtype=torch.float64)
+    full[:2, :2] = mix
+    return {"A": a, "B": a @ full}
+
+
+def _more_columns(seed: int) -> dict:
+    """A has three columns, B two: min(k, m) = 2 angles."""
+    g = seeded_generator(seed + 1)
+    return {
+        "A": torch.randn(8, 3, generator=g, dtype=torch.float64),
+        "B": torch.randn(8, 2, generator=g, dtype=torch.float64),
+    }
+
+
 register(
     Exercise(
         id="01.principal_angles",
@@ -99,6 +156,18 @@ register(
         inputs=_angles_inputs,
         reference=ae.principal_angles,
         compare=allclose(atol=1e-6),
+        edge_cases=(
+            Case(
+                "B spans the same subspace as A (every angle 0)",
+                _same_span,
+                "clamp the cosines to [-1, 1] before torch.arccos",
+            ),
+            Case(
+                "A with 3 columns, B with 2 (min(k, m) = 2 angles)",
+                _more_columns,
+                "k and m may differ: there are min(k, m) angles",
+            ),
+        ),
         mistakes={
             "orthonormalise both bases (QR) before the SVD": _angles_no_qr,
             "return angles in radians, not degrees": lambda a, b: torch.rad2deg(
@@ -113,12 +182,23 @@ register(
 
 
 def _pca_inputs(seed: int) -> dict:
+    """New data ``x`` and a PCA (mean, components) fitted on a separate training sample, so
+    that neither can be recomputed from ``x``."""
     g = seeded_generator(seed)
     n, d, k = 20 + seed, 6, 2 + seed % 3
-    x = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.linspace(3, 0.2, d).double()
-    x = x + 5 * torch.randn(d, generator=g, dtype=torch.float64)  # a far-from-zero mean
-    mean, comps = ae.pca(x, k)
+    spread = torch.linspace(3, 0.2, d).double()
+    centre = 5 * torch.randn(d, generator=g, dtype=torch.float64)  # a far-from-zero mean
+    train = torch.randn(40, d, generator=g, dtype=torch.float64) * spread + centre
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) * spread + centre
+    mean, comps = ae.pca(train, k)
     return {"x": x, "mean": mean, "components": comps}
+
+
+def _other_components(inputs, g) -> torch.Tensor:
+    """Other directions, still orthonormal rows (a perturbation, then QR)."""
+    v = inputs["components"]
+    q, _ = torch.linalg.qr((v + 0.3 * torch.randn(v.shape, generator=g, dtype=v.dtype)).T)
+    return q.T
 
 
 register(
@@ -127,6 +207,7 @@ register(
         title="Project onto the top-k principal subspace and map back",
         inputs=_pca_inputs,
         reference=ae.pca_reconstruct,
+        perturb={"components": _other_components},
         mistakes={
             "centre x (subtract the mean) before projecting": lambda x, m, v: x @ v.T @ v + m,
             "add the mean back after projecting": lambda x, m, v: (x - m) @ v.T @ v,

@@ -3,7 +3,8 @@
 ``02.masking_corrupt`` has a random output, so it is graded by properties instead of by
 comparison with a reference: same shape, every entry either unchanged or 0, exactly
 ``round(nu * D)`` zeros in every row (the inputs contain no zeros of their own), masks
-that differ between rows, and random numbers drawn from the ``generator`` argument.
+that differ between rows (and, on 32 rows, are not shifted copies of one mask), and random
+numbers drawn from the ``generator`` argument the function was called with.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from edu_gen.course.grading.core import (
+    Case,
     Exercise,
     Inputs,
     allclose,
@@ -42,6 +44,7 @@ register(
         title="Gaussian corruption x~ = x + sigma * eps (eq. 17.4)",
         inputs=_gaussian_inputs,
         reference=dae.gaussian_corrupt,
+        grad_inputs=(),  # a corruption of data: never differentiated
         mistakes={
             "sigma is the standard deviation: scale eps by sigma, not sigma**2": lambda x, s, g: (
                 x + s**2 * torch.randn(x.shape, generator=g)
@@ -62,14 +65,6 @@ register(
 
 # ------------------------------------------------------------------- masking noise
 
-_issued: list[torch.Generator] = []
-"""Generators handed out by :func:`_masking_inputs`, newest last (a short window).
-
-``grade`` calls ``inputs(seed)`` once for the student's function and once more for
-``compare``; the generator given to the student is therefore the one issued just before
-the generator ``compare`` receives. Its state tells whether the student drew from it.
-"""
-
 
 def _masking_inputs(seed: int) -> dict:
     g = seeded_generator(seed)
@@ -77,22 +72,27 @@ def _masking_inputs(seed: int) -> dict:
     k = 1 + seed % (d - 2)
     # nu * d = k + 0.7 in most cases (round and floor disagree), k + 0.2 in the others.
     frac = 0.2 if seed % 5 == 3 else 0.7
-    generator = seeded_generator(20_000 + seed)
-    _issued.append(generator)
-    del _issued[:-8]
     return {
         "x": 0.2 + 0.8 * torch.rand(n, d, generator=g),  # no zeros, so every 0 was masked
         "nu": (k + frac) / d,
-        "generator": generator,
+        "generator": seeded_generator(20_000 + seed),
     }
 
 
-def _student_generator(current: torch.Generator) -> torch.Generator | None:
-    for index in range(len(_issued) - 1, 0, -1):
-        if _issued[index] is current:
-            before = _issued[index - 1]
-            return before if before.initial_seed() == current.initial_seed() else None
-    return None
+def _masking_many_rows(seed: int) -> dict:
+    """32 rows of 20 components, 7 masked: independent subsets are never all shifts of one."""
+    g = seeded_generator(seed + 1)
+    return {
+        "x": 0.2 + 0.8 * torch.rand(32, 20, generator=g),
+        "nu": 0.35,
+        "generator": seeded_generator(21_000 + seed),
+    }
+
+
+def _one_more_masked(inputs, g):
+    d = inputs["x"].shape[1]
+    nu = inputs["nu"]
+    return nu + 1 / d if round(nu * d) + 1 < d else nu - 1 / d
 
 
 def _masking_property(got, want, inputs: Inputs) -> tuple[bool, str]:
@@ -105,7 +105,7 @@ def _masking_property(got, want, inputs: Inputs) -> tuple[bool, str]:
     if not torch.all(torch.isfinite(out)):
         return False, "output contains NaN or inf"
     zero = out == 0
-    if not torch.all(zero | torch.isclose(out.to(x.dtype), x)):
+    if not torch.all(zero | torch.isclose(out.to(x.dtype), x.detach())):
         return False, "components that are not masked must keep their value (no rescaling)"
     k = round(nu * x.shape[1])
     counts = zero.sum(dim=1)
@@ -116,11 +116,19 @@ def _masking_property(got, want, inputs: Inputs) -> tuple[bool, str]:
         )
     if torch.all(zero == zero[0]):
         return False, "every row has the same mask: draw a random subset for each example"
-    used = _student_generator(generator)
-    if used is not None and torch.equal(
-        used.get_state(), seeded_generator(used.initial_seed()).get_state()
-    ):
+    if torch.equal(generator.get_state(), seeded_generator(generator.initial_seed()).get_state()):
         return False, "no random numbers were drawn from `generator` (pass generator=generator)"
+    return True, "ok"
+
+
+def _independent_rows(got, want, inputs: Inputs) -> tuple[bool, str]:
+    ok, message = _masking_property(got, want, inputs)
+    if not ok:
+        return ok, message
+    zero = got.detach().cpu() == 0
+    shifts = torch.stack([zero[0].roll(s) for s in range(zero.shape[1])])
+    if all(bool((shifts == row).all(1).any()) for row in zero[1:]):
+        return False, "every row's mask is a shifted copy of the first: draw each row's own subset"
     return True, "ok"
 
 
@@ -161,6 +169,15 @@ register(
         reference=None,
         stand_in=dae.masking_corrupt,
         compare=_masking_property,
+        grad_inputs=(),  # a corruption of data: never differentiated
+        perturb={"nu": _one_more_masked},
+        edge_cases=(
+            Case(
+                "32 rows: each row's subset must be drawn independently",
+                _masking_many_rows,
+                compare=_independent_rows,
+            ),
+        ),
         mistakes={
             "k = round(nu * D), not int(nu * D) (which rounds down)": _mask_floor,
             "mask exactly round(nu*D) components per row, not each one with probability nu": (
@@ -212,6 +229,7 @@ register(
         title="Denoising loss: reconstruct from x~, compare with the clean x (eq. 17.3-17.4)",
         inputs=_dae_loss_inputs,
         reference=lambda model, x, corrupt: dae.dae_loss(model, x, corrupt, "l2"),
+        grad_inputs=(),  # the gradient that trains the model: its parameters'
         mistakes={
             "compare the reconstruction with the clean x, not with x~": _loss_vs_corrupted,
             "feed the corrupted x~ = corrupt(x) to the model, not x": lambda model, x, c: l2_loss(
@@ -236,6 +254,15 @@ def _distance_inputs(seed: int) -> dict:
     return {"points": 1.5 * radius * torch.randn(n, 2, generator=g), "radius": radius}
 
 
+def _origin_and_circle(seed: int) -> dict:
+    """The origin (distance r, no direction to project along) and points on the circle."""
+    inputs = _distance_inputs(seed)
+    points, radius = inputs["points"], inputs["radius"]
+    angle = torch.tensor([0.3, 2.0, 4.0])
+    on_circle = radius * torch.stack([angle.cos(), angle.sin()], 1)
+    return {"points": torch.cat([torch.zeros(1, 2), on_circle, points]), "radius": radius}
+
+
 register(
     Exercise(
         id="02.distance_to_manifold",
@@ -243,6 +270,13 @@ register(
         inputs=_distance_inputs,
         reference=dae.distance_to_manifold,
         compare=allclose(atol=1e-5),
+        edge_cases=(
+            Case(
+                "the origin (distance r) and points on the circle (distance 0)",
+                _origin_and_circle,
+                "every point of the circle is nearest to the origin: avoid dividing by |p|",
+            ),
+        ),
         mistakes={
             "a distance is never negative: take the absolute value of |p| - r": (
                 lambda p, r: p.norm(dim=1) - r

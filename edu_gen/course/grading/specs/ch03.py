@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from edu_gen.core.distributions import log_normal
-from edu_gen.course.grading.core import Exercise, allclose, register, seeded_generator
+from edu_gen.course.grading.core import Case, Exercise, allclose, register, seeded_generator
 from edu_gen.models import elbo as E
 from edu_gen.models import topics as tp
 
@@ -55,6 +55,7 @@ register(
         inputs=_elbo_inputs,
         reference=E.elbo_mc,
         compare=allclose(atol=1e-8, rtol=1e-6),
+        grad_inputs=("q_mean", "q_logvar"),  # the variational parameters the ELBO trains
         mistakes={
             "the ELBO subtracts log q(z): E_q[log p(x,z) - log q(z)]": _no_entropy,
             "sigma = exp(logvar / 2), not exp(logvar)": _variance_as_scale,
@@ -124,12 +125,21 @@ def _mean_field_inputs(seed: int) -> dict:
     return {"post_mean": torch.randn(n, k, generator=g, dtype=torch.float64), "post_cov": cov}
 
 
+def _other_covariance(inputs, g) -> torch.Tensor:
+    """A A^T-congruent covariance: still symmetric positive definite."""
+    cov = inputs["post_cov"]
+    k = cov.shape[0]
+    a = torch.eye(k, dtype=cov.dtype) + 0.3 * torch.randn(k, k, generator=g, dtype=cov.dtype)
+    return a @ cov @ a.T
+
+
 register(
     Exercise(
         id="03.mean_field_optimum",
         title="The best diagonal Gaussian q for a Gaussian posterior N(m, S)",
         inputs=_mean_field_inputs,
         reference=E.mean_field_gaussian,
+        perturb={"post_cov": _other_covariance},
         mistakes={
             "the optimal variances are 1 / diag(S^-1), not the marginal variances diag(S)": (
                 lambda m, s: (m, torch.log(torch.diagonal(s)).expand_as(m))
@@ -162,12 +172,33 @@ def _doc_inputs(seed: int) -> dict:
     }
 
 
+def _doc_large_logits(seed: int) -> dict:
+    """Logits z^T R + b spread over thousands: most softmax probabilities underflow to 0."""
+    inputs = _doc_inputs(seed)
+    inputs["R"] = 500 * inputs["R"]
+    return inputs
+
+
+def _doc_log_of_softmax(counts, z, R, b):
+    """Right on ordinary logits, NaN or -inf once a probability underflows to 0."""
+    return (counts * torch.log(torch.softmax(z @ R + b, -1))).sum(-1)
+
+
 register(
     Exercise(
         id="03.document_log_likelihood",
         title="Softmax document log-likelihood with energy E = -z^T R x - b (eq. 17.14-17.15)",
         inputs=_doc_inputs,
         reference=tp.document_log_likelihood,
+        grad_inputs=("z", "R", "b"),
+        stability=(
+            Case(
+                "logits in the thousands",
+                _doc_large_logits,
+                "log(softmax(.)) underflows to log 0: use torch.log_softmax",
+            ),
+        ),
+        unstable=_doc_log_of_softmax,
         mistakes={
             "p(w | z) is proportional to exp(-E): the logits are +(z^T R + b)": lambda n, z, R, b: (
                 n * torch.log_softmax(-(z @ R + b), -1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from edu_gen.core.distributions import kl_normal
-from edu_gen.course.grading.core import Exercise, register, seeded_generator
+from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
 from edu_gen.models import estimators as est
 from edu_gen.models import vae
 
@@ -34,6 +36,7 @@ register(
         title="Per-sample score-function gradient estimates for N(mu, sigma^2)",
         inputs=_score_inputs,
         reference=ref_score_function,
+        grad_inputs=(),  # the estimates are gradients themselves, never differentiated
         mistakes={
             "d/dmu log q = (z - mu) / sigma**2 (the square matters)": lambda z, f, m, s: (
                 torch.stack([f * (z - m) / s, f * ((z - m) ** 2 - s**2) / s**3], 1)
@@ -137,12 +140,35 @@ def _nll(x, a):
     return F.softplus(a) - x * a
 
 
+def _elbo_extreme(seed: int) -> dict:
+    """Decoder logits of ±10⁴ (a confident decoder), where sigmoid(a) rounds to 0 or 1."""
+    inputs = _elbo_inputs(seed)
+    inputs["logits"] = 1e4 * torch.where(inputs["logits"] > 0, 1.0, -1.0).double()
+    return inputs
+
+
+def _elbo_log_sigmoid(x, logits, mu, logvar):
+    """Right on ordinary logits, inf or NaN once sigmoid(a) rounds to 0 or 1."""
+    s = torch.sigmoid(logits)
+    nll = -(x * torch.log(s) + (1 - x) * torch.log(1 - s)).sum(-1)
+    return (nll + kl_normal(mu, logvar)).mean()
+
+
 register(
     Exercise(
         id="04.negative_elbo",
         title="Negative ELBO of a Bernoulli VAE (one sample), averaged over the batch",
         inputs=_elbo_inputs,
         reference=ref_negative_elbo,
+        grad_inputs=("logits", "mu", "logvar"),
+        stability=(
+            Case(
+                "decoder logits of ±10⁴",
+                _elbo_extreme,
+                "use softplus(a) - x a, not log(sigmoid(a))",
+            ),
+        ),
+        unstable=_elbo_log_sigmoid,
         mistakes={
             "the loss *adds* the KL: -ELBO = -log p(x|z) + KL": lambda x, a, m, lv: (
                 _nll(x, a).sum(-1) - kl_normal(m, lv)
@@ -163,7 +189,31 @@ def _au_inputs(seed: int) -> dict:
     g = seeded_generator(seed)
     scales = torch.tensor([1.0, 0.5, 0.05, 0.01, 0.2, 0.0, 0.08, 2.0])[: 4 + seed % 5]
     mu = torch.randn(200, len(scales), generator=g, dtype=torch.float64) * scales
-    return {"mu": mu + 0.7, "threshold": 1e-2}
+    # thresholds that separate units (variances 1, .25, .0025, 1e-4, .04, 0, .0064, 4)
+    return {"mu": mu + 0.7, "threshold": [1e-2, 5e-2, 1e-3][seed % 3]}
+
+
+def _au_zero_threshold(seed: int) -> dict:
+    """Threshold 0 and a constant unit: variance exactly 0 (0.5 sums exactly), not active."""
+    mu = _au_inputs(seed)["mu"].clone()
+    mu[:, 0] = 0.5
+    return {"mu": mu, "threshold": 0.0}
+
+
+def _spread_means(inputs, g):
+    """The means spread wider, so that the most variable inactive unit becomes active."""
+    mu, threshold = inputs["mu"], inputs["threshold"]
+    var = mu.var(dim=0)
+    below = var[(var <= threshold) & (var > 0)]
+    factor = math.sqrt(2 * threshold / float(below.max())) if len(below) else 0.5
+    return mu.mean(0) + factor * (mu - mu.mean(0))
+
+
+def _threshold_between_units(inputs, g):
+    """A threshold between two units' variances, so that the count changes."""
+    var = torch.sort(inputs["mu"].var(dim=0)).values
+    above = var[var > inputs["threshold"]]
+    return float(above[0] * 1.01 if len(above) else var[0] * 0.5)
 
 
 register(
@@ -172,6 +222,14 @@ register(
         title="Count active units: Var over the data of the posterior means > threshold",
         inputs=_au_inputs,
         reference=lambda mu, threshold: int((mu.var(dim=0) > threshold).sum()),
+        perturb={"mu": _spread_means, "threshold": _threshold_between_units},
+        edge_cases=(
+            Case(
+                "threshold 0 and a unit whose posterior mean never moves (variance 0)",
+                _au_zero_threshold,
+                "a unit is active when its variance is strictly above the threshold",
+            ),
+        ),
         mistakes={
             "compare the variance, not the standard deviation": lambda mu, t: int(
                 (mu.std(dim=0) > t).sum()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from edu_gen.core.distributions import log_normal
-from edu_gen.course.grading.core import Exercise, register, seeded_generator
+from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
 from edu_gen.models import iwae
 
 
@@ -30,12 +30,31 @@ def _is_inputs(seed: int) -> dict:
     }
 
 
+def _is_tiny_densities(seed: int) -> dict:
+    """log p and log q near -800 (both densities underflow to 0), their ratio ordinary."""
+    inputs = _is_inputs(seed)
+    return {**inputs, "log_p": inputs["log_p"] - 800, "log_q": inputs["log_q"] - 800}
+
+
+def _is_ratio_of_exps(f_z, log_p, log_q):
+    """Right on ordinary log-densities, 0/0 = NaN once both underflow."""
+    return (torch.exp(log_p) / torch.exp(log_q) * f_z).mean()
+
+
 register(
     Exercise(
         id="05.importance_estimate",
         title="Importance-sampling estimate of E_p[f] from draws of q (eq. 17.20)",
         inputs=_is_inputs,
         reference=lambda f_z, log_p, log_q: iwae.importance_estimate(f_z, log_p, log_q)[0],
+        stability=(
+            Case(
+                "log-densities near -800",
+                _is_tiny_densities,
+                "exp(-800) is 0 in float64: exponentiate the difference log p - log q",
+            ),
+        ),
+        unstable=_is_ratio_of_exps,
         mistakes={
             "the weight is p/q, not q/p": lambda f, lp, lq: (torch.exp(lq - lp) * f).mean(),
             "weight each f(z) by p(z)/q(z)": lambda f, lp, lq: f.mean(),
@@ -71,10 +90,18 @@ def _same_mask(got, want, inputs) -> tuple[bool, str]:
     g, w = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for v in (got, want))
     if g.shape != w.shape:
         return False, f"shape {tuple(g.shape)}, expected {tuple(w.shape)}"
-    if g.dtype != np.bool_:
-        return False, f"expected a boolean mask, got dtype {g.dtype}"
-    wrong = int((g != w).sum())
+    wrong = int((g.astype(bool) != w).sum())  # the dtype is the type contract's job
     return (True, "ok") if wrong == 0 else (False, f"{wrong} of {w.size} decisions differ")
+
+
+def _accept_tiny_densities(seed: int) -> dict:
+    inputs = _accept_inputs(seed)
+    return {**inputs, "log_p": inputs["log_p"] - 800, "log_q": inputs["log_q"] - 800}
+
+
+def _accept_with_exps(u, log_p, log_q, log_m):
+    """Right on ordinary log-densities; 0 < 0 (reject everything) once both underflow."""
+    return u * math.exp(log_m) * torch.exp(log_q) < torch.exp(log_p)
 
 
 register(
@@ -84,6 +111,14 @@ register(
         inputs=_accept_inputs,
         reference=lambda u, log_p, log_q, log_m: torch.log(u) < log_p - log_m - log_q,
         compare=_same_mask,
+        stability=(
+            Case(
+                "log-densities near -800",
+                _accept_tiny_densities,
+                "p and q underflow to 0 in float64: compare log u with log p - log M - log q",
+            ),
+        ),
+        unstable=_accept_with_exps,
         mistakes={
             "divide by M: keep when u < p / (M q)": lambda u, lp, lq, lm: torch.log(u) < lp - lq,
             "keep the draw when u is *below* the ratio": lambda u, lp, lq, lm: (
@@ -149,12 +184,31 @@ def _bound_inputs(seed: int) -> dict:
     return {"log_w": -800 + 4 * torch.randn(k, n, generator=g, dtype=torch.float64)}
 
 
+def _bound_extreme(seed: int) -> dict:
+    """Log-weights near +800 in some columns (exp overflows) and -10⁴ in others."""
+    log_w = _bound_inputs(seed)["log_w"] + 800
+    log_w[:, ::2] -= 10_800
+    return {"log_w": log_w}
+
+
+def _bound_of_exps(log_w):
+    return torch.log(torch.exp(log_w).mean(0))
+
+
 register(
     Exercise(
         id="05.iwae_bound",
         title="One sample of the IWAE bound log (1/k) sum_i w_i from log-weights [k, N]",
         inputs=_bound_inputs,
         reference=iwae.iwae_bound,
+        stability=(
+            Case(
+                "log-weights near +800 and -10⁴",
+                _bound_extreme,
+                "exp overflows or underflows there: use torch.logsumexp",
+            ),
+        ),
+        unstable=_bound_of_exps,
         mistakes={
             "average the weights, then take the log (not the mean of log w = ELBO)": (
                 lambda lw: lw.mean(0)
@@ -177,12 +231,29 @@ def _ess_inputs(seed: int) -> dict:
     return {"log_w": 600 + 2 * torch.randn(k, n, generator=g, dtype=torch.float64)}
 
 
+def _ess_extreme(seed: int) -> dict:
+    """Log-weights near -10⁴ (every weight underflows to 0)."""
+    return {"log_w": _ess_inputs(seed)["log_w"] - 10_600}
+
+
+def _ess_of_exps(log_w):
+    return torch.exp(log_w).sum(0) ** 2 / torch.exp(2 * log_w).sum(0)
+
+
 register(
     Exercise(
         id="05.effective_sample_size",
         title="Kish's effective sample size (sum w)^2 / sum w^2 from log-weights [k, N]",
         inputs=_ess_inputs,
         reference=iwae.effective_sample_size,
+        stability=(
+            Case(
+                "log-weights near -10⁴",
+                _ess_extreme,
+                "every weight is 0 in float64 there: stay in log space with logsumexp",
+            ),
+        ),
+        unstable=_ess_of_exps,
         mistakes={
             "square the sum in the numerator": lambda lw: torch.exp(
                 torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)

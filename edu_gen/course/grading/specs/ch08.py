@@ -37,12 +37,25 @@ def _col(v, t):
     return v[t].reshape(-1, 1)
 
 
+def other_schedule(inputs, g) -> torch.Tensor:
+    """``alpha_bar ** 1.1``: another valid schedule (decreasing, alpha_bar[0] = 1)."""
+    return inputs["alpha_bar"] ** 1.1
+
+
+def _other_steps(inputs, g) -> torch.Tensor:
+    """Each row's step moved by one (staying in 1..T): the same rows, other times."""
+    t, T = inputs["t"], len(inputs["alpha_bar"]) - 1  # noqa: N806
+    return torch.where(t < T, t + 1, t - 1)
+
+
 register(
     Exercise(
         id="08.q_sample",
         title="Closed-form forward sample x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε",
         inputs=_batch,
         reference=ref_q_sample,
+        grad_inputs=("x0", "noise"),
+        perturb={"alpha_bar": other_schedule, "t": _other_steps},
         mistakes={
             "alpha_bar is indexed by t itself (alpha_bar[0] = 1): do not use alpha_bar[t - 1]": (
                 lambda ab, x0, t, e: _col(ab, t - 1).sqrt() * x0 + (1 - _col(ab, t - 1)).sqrt() * e
@@ -92,6 +105,8 @@ register(
         title="Mean μ̃_t and variance β̃_t of q(x_{t-1} | x_t, x_0)",
         inputs=_posterior_inputs,
         reference=ref_q_posterior,
+        grad_inputs=("x0", "xt"),
+        perturb={"alpha_bar": other_schedule, "t": _other_steps},
         mistakes={
             "the coefficient √ᾱ_{t-1} β_t/(1-ᾱ_t) multiplies x_0, the other one x_t": (
                 _posterior_wrong(swap=True)
@@ -126,6 +141,8 @@ register(
         inputs=_prior_inputs,
         reference=lambda ab, x0: dm.prior_kl_bpd(schedule_from_alpha_bar(ab), x0),
         compare=allclose(atol=1e-10, rtol=1e-6),
+        grad_inputs=("x0",),
+        perturb={"alpha_bar": other_schedule},
         mistakes={
             "convert nats to bits: divide by ln 2": lambda ab, x0: (
                 _prior_nats(ab, x0) / x0.shape[1]
@@ -166,6 +183,8 @@ register(
         title="μ_θ(x_t, t) = (x_t - β_t/√(1-ᾱ_t) ε_θ)/√α_t from a predicted ε",
         inputs=_mean_inputs,
         reference=ref_reverse_mean,
+        grad_inputs=("xt", "eps"),
+        perturb={"alpha_bar": other_schedule, "t": _other_steps},
         mistakes={
             "subtract the scaled noise (it was added by the forward process)": _mean_wrong(
                 sign=1.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from edu_gen.course.grading.core import Exercise, allclose, register, seeded_generator
-from edu_gen.course.grading.specs.ch08 import schedule_from_alpha_bar
+from edu_gen.course.grading.specs.ch08 import other_schedule, schedule_from_alpha_bar
 from edu_gen.models import diffusion as dm
 
 
@@ -26,6 +26,16 @@ def _sigma_inputs(seed: int) -> dict:
         "s": s,
         "eta": [0.3, 1.0, 0.6, 0.8, 0.0][seed % 5],
     }
+
+
+def _later_t(inputs, g) -> torch.Tensor:
+    t, T = inputs["t"], len(inputs["alpha_bar"]) - 1  # noqa: N806
+    return torch.where(t < T, t + 1, t)
+
+
+def _later_s(inputs, g) -> torch.Tensor:
+    s, t = inputs["s"], inputs["t"]
+    return torch.where(s + 1 < t, s + 1, s)
 
 
 def ref_ddim_sigma(alpha_bar, t, s, eta):
@@ -50,6 +60,8 @@ register(
         inputs=_sigma_inputs,
         reference=ref_ddim_sigma,
         compare=allclose(atol=1e-7, rtol=1e-6),
+        perturb={"alpha_bar": other_schedule, "t": _later_t, "s": _later_s},
+        argument_case=1,  # η = 0.3 (the first case has η = 0: no argument would matter)
         mistakes={
             "multiply by η (η = 0 must give a deterministic sampler)": _sigma_wrong(
                 lambda at, as_, eta: ((1 - as_) / (1 - at) * (1 - at / as_)).sqrt()
@@ -83,6 +95,14 @@ def _step_inputs(seed: int) -> dict:
     }
 
 
+def _step_t(inputs, g) -> int:
+    return inputs["t"] + 1 if inputs["t"] < len(inputs["alpha_bar"]) - 1 else inputs["t"] - 1
+
+
+def _step_s(inputs, g) -> int:
+    return inputs["s"] + 1 if inputs["s"] + 1 < inputs["t"] else inputs["s"] - 1
+
+
 def ref_ddim_step(alpha_bar, xt, eps, t, s, eta, z):
     return dm.ddim_step(schedule_from_alpha_bar(alpha_bar), xt, eps, t, s, eta, z)[0]
 
@@ -105,6 +125,9 @@ register(
         title="One DDIM update x_t → x_s with noise z (eq. 12 of Song et al.)",
         inputs=_step_inputs,
         reference=ref_ddim_step,
+        grad_inputs=("xt", "eps", "z"),
+        perturb={"alpha_bar": other_schedule, "t": _step_t, "s": _step_s},
+        argument_case=1,  # η = 0.5 (the first case has η = 0: z would not matter)
         mistakes={
             "the direction term has coefficient √(1-ᾱ_s-σ²)": _step_wrong(
                 no_sigma_in_direction=True

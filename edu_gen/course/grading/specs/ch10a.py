@@ -1,12 +1,16 @@
 """Chapter 10a exercises: mode-specific normalisation, the conditional-vector sampler
-(log-frequency and the cond/mask vectors) and the WGAN-GP penalty on PacGAN packs."""
+(log-frequency and the cond/mask vectors) and the WGAN-GP penalty on PacGAN packs.
+
+Length: a little over 300 lines, because four exercises each need their input layout, their
+planted mistakes and the helpers that change one argument alone; one module per chapter.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from edu_gen.course.grading.core import Exercise, register, seeded_generator
+from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
 from edu_gen.models import gan
 from edu_gen.tabular.encoding import (
     ALPHA_LIMIT,
@@ -120,12 +124,26 @@ def _counts_inputs(seed: int) -> dict:
     return {"counts": counts.astype(np.int64)}
 
 
+def _counts_last_absent(seed: int) -> dict:
+    """The last category never occurs in the table (count 0), another occurs once."""
+    counts = _counts_inputs(seed)["counts"].copy()
+    counts[-1], counts[0] = 0, 1
+    return {"counts": counts}
+
+
 register(
     Exercise(
         id="10a.log_frequency",
         title="Training-by-sampling probabilities p_c ∝ log(1 + n_c)",
         inputs=_counts_inputs,
         reference=category_probabilities,
+        edge_cases=(
+            Case(
+                "the last category is absent (count 0), another occurs once",
+                _counts_last_absent,
+                "every category keeps its slot; an absent one gets probability log(1 + 0) = 0",
+            ),
+        ),
         mistakes={
             "use log(1 + n_c): proportional to n_c reproduces the imbalance": lambda counts: (
                 counts / counts.sum()
@@ -159,6 +177,28 @@ def _cond_inputs(seed: int) -> dict:
     return {"span": span, "category": category, "widths": widths}
 
 
+def _other_columns(inputs, g) -> torch.Tensor:
+    """Each row moved to the next column that has the row's category."""
+    span, category, widths = inputs["span"], inputs["category"], inputs["widths"]
+    moved = span.clone()
+    for i in range(len(span)):
+        for step in range(1, len(widths)):
+            j = (int(span[i]) + step) % len(widths)
+            if widths[j] > int(category[i]):
+                moved[i] = j
+                break
+    return moved
+
+
+def _other_categories(inputs, g) -> torch.Tensor:
+    widths = torch.tensor(inputs["widths"])
+    return (inputs["category"] + 1) % widths[inputs["span"]]
+
+
+def _wider_columns(inputs, g) -> list[int]:
+    return [w + 1 for w in inputs["widths"]]
+
+
 def _cond_with_offsets(span, category, widths, offsets):
     batch = len(span)
     cond = torch.zeros(batch, sum(widths))
@@ -187,6 +227,7 @@ register(
         title="Conditional vector and mask of a batch of (column, category) conditions",
         inputs=_cond_inputs,
         reference=ref_conditional_vector,
+        perturb={"span": _other_columns, "category": _other_categories, "widths": _wider_columns},
         mistakes={
             "a category's slot is offset_j + c: add the widths of the columns before j": (
                 _cond_no_offset
@@ -209,11 +250,12 @@ class _PackedCritic(torch.nn.Module):
 
     def __init__(self, d: int, pac: int, seed: int) -> None:
         super().__init__()
-        torch.manual_seed(seed)
         self.pac = pac
-        self.net = torch.nn.Sequential(
-            torch.nn.Linear(pac * d, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
-        ).double()
+        with torch.random.fork_rng(devices=[]):  # leave the notebook's random stream alone
+            torch.manual_seed(seed)
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(pac * d, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
+            ).double()
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         return self.net(gan.pack(rows, self.pac)).squeeze(-1)
@@ -251,6 +293,13 @@ register(
         title="WGAN-GP penalty on PacGAN packs: one ε and one gradient norm per pack",
         inputs=_gp_inputs,
         reference=ref_packed_gradient_penalty,
+        grad_inputs=(),  # the critic's parameters: the penalty trains the critic
+        gradient_note=(
+            "The penalty trains the critic only if torch.autograd.grad(..., "
+            "create_graph=True) keeps the graph of the gradient."
+        ),
+        # pac is len(real) / len(eps) and the critic's own pack size: it cannot change alone
+        perturb={"pac": None},
         mistakes={
             "the critic scores a whole pack: take one gradient norm per pack of pac rows, "
             "not one per row": lambda c, r, f, e, p: _packed_gp(c, r, f, e, p, per_row=True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from edu_gen.course.grading.core import Exercise, register, seeded_generator
+from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
 from edu_gen.tabular import privacy
 from edu_gen.tabular.encoding import mixed_encode
 from edu_gen.tabular.synthesizers import information_loss
@@ -48,6 +48,9 @@ register(
         title="Mixed-type encoding of one column: point masses as modes, alpha for the rest",
         inputs=_mixed_inputs,
         reference=mixed_encode,
+        grad_inputs=(),  # an encoding of data: never differentiated
+        # masses moved off every value of x: each value then goes through the mixture
+        perturb={"point_masses": lambda inputs, g: inputs["point_masses"] + 0.5},
         mistakes={
             "mixture mode k goes after the point masses: index M + k, not k": _mixed_no_offset,
             "alpha divides by 4 sigma_k, not by sigma_k": _mixed_no_four,
@@ -112,9 +115,16 @@ def _dp_inputs(seed: int) -> dict:
         "per_example_grads": grads,
         "clip_norm": 1.0 + seed % 3,
         "noise": torch.randn(p, generator=g, dtype=torch.float64),
-        "noise_multiplier": 0.8,
-        "expected_batch_size": 10.0,
+        "noise_multiplier": [0.8, 1.1, 0.5][seed % 3],
+        "expected_batch_size": 9.0 + seed % 4,
     }
+
+
+def _dp_zero_row(seed: int) -> dict:
+    """A row whose gradient is exactly 0 (min(1, C / 0) = 1: it adds nothing)."""
+    inputs = _dp_inputs(seed)
+    inputs["per_example_grads"][3] = 0.0
+    return inputs
 
 
 def dp_noisy_gradient(per_example_grads, clip_norm, noise, noise_multiplier, expected_batch_size):
@@ -149,6 +159,14 @@ register(
         title="One DP-SGD step: clip every row's gradient, sum, add noise, divide by qn",
         inputs=_dp_inputs,
         reference=dp_noisy_gradient,
+        grad_inputs=(),  # a parameter update, never differentiated
+        edge_cases=(
+            Case(
+                "a row whose gradient is exactly 0",
+                _dp_zero_row,
+                "C / 0 is inf: the factor min(1, C/‖g‖) must still give 0 · 1 = 0 for that row",
+            ),
+        ),
         mistakes={
             "clip each row's gradient, not the batch sum": _dp_clip_batch,
             "divide by the expected batch size qn, not the sampled size": _dp_actual_batch,
