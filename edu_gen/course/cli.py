@@ -3,7 +3,8 @@
 * ``edu-gen build [--check]``   lessons/ → notebooks/, exercises/, solutions/
 * ``edu-gen run [--fast] [NN…]`` execute chapter notebooks, print claims and times
 * ``edu-gen slides [--offline]`` reveal.js decks under build/slides/
-* ``edu-gen grade DIR --out grades.csv`` grade submitted exercise notebooks
+* ``edu-gen grade DIR --out grades.csv [-j N] [--feedback DIR]`` grade submitted exercise
+  notebooks, each exercise isolated from the notebook's own code
 """
 
 from __future__ import annotations
@@ -108,12 +109,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from edu_gen.course.grading.runner import grade_folder
+    from tqdm import tqdm
 
-    results = grade_folder(
-        Path(args.folder), Path(args.out), timeout=args.timeout, fast=not args.full
-    )
-    print(f"graded {len(results)} notebook(s) → {args.out}")
+    from edu_gen.course.grading.isolate import ServerError
+    from edu_gen.course.grading.runner import find_notebooks, grade_folder
+
+    if args.jobs < 1 or args.timeout <= 0:
+        print("edu-gen grade: --jobs and --timeout must be positive", file=sys.stderr)
+        return 2
+    try:
+        n = len(find_notebooks([Path(p) for p in args.submissions]))
+    except (NotADirectoryError, FileNotFoundError) as error:
+        print(f"edu-gen grade: {error}", file=sys.stderr)
+        return 2
+    bar = tqdm(total=n, unit="notebook", file=sys.stderr, desc="grading", disable=args.quiet)
+    try:
+        results = grade_folder(
+            [Path(p) for p in args.submissions],
+            Path(args.out),
+            timeout=args.timeout,
+            fast=not args.full,
+            jobs=args.jobs,
+            feedback=None if args.feedback is None else Path(args.feedback),
+            chapter=args.chapter,
+            execute_to=None if args.execute is None else Path(args.execute),
+            cell_timeout=args.cell_timeout,
+            progress=lambda _: bar.update(),
+        )
+    except LookupError as error:
+        print(f"edu-gen grade: {error}", file=sys.stderr)
+        return 2
+    except ServerError as error:
+        print(f"edu-gen grade: {error}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    graded = sum(s.total for s in results)
+    print(f"graded {len(results)} notebook(s), {graded:g} points in all → {args.out}")
+    if args.feedback is not None:
+        print(f"feedback for each submission → {args.feedback}/")
     return 0
 
 
@@ -140,11 +174,38 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("slides", help="reveal.js slides for the lessons (`edu-gen slides --help`)")
 
-    g = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks")
-    g.add_argument("folder")
-    g.add_argument("--out", default="grades.csv")
-    g.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    g = sub.add_parser(
+        "grade",
+        help="grade submitted exercise notebooks, each exercise isolated from the notebook",
+        description="Grade exercise notebooks: each exercise's function is rebuilt from the "
+        "notebook's imports and definitions and checked in a fresh process with a time "
+        "limit; the notebook's top-level code never runs there. Writes one CSV row per "
+        "notebook (points per exercise, total, max_total, reason).",
+    )
+    g.add_argument(
+        "submissions", nargs="+", help="folders searched recursively for .ipynb, or notebooks"
+    )
+    g.add_argument("--out", default="grades.csv", help="grades file to write (default grades.csv)")
+    g.add_argument(
+        "-j", "--jobs", type=int, default=1, help="notebooks graded at a time (default 1)"
+    )
+    g.add_argument("--timeout", type=float, default=60, help="seconds per exercise (default 60)")
+    g.add_argument(
+        "--feedback", metavar="DIR", help="also write DIR/<submission>.md for each learner"
+    )
+    g.add_argument(
+        "--chapter", help="grade every notebook as this chapter, e.g. 01 or 10a (default: "
+        "from each notebook's metadata, file name or check calls)",
+    )  # fmt: skip
+    g.add_argument(
+        "--execute", metavar="DIR", help="also run each notebook in a kernel and save the "
+        "executed copy under DIR (for the learner; never changes points)",
+    )  # fmt: skip
+    g.add_argument(
+        "--cell-timeout", type=float, default=600, help="seconds per cell with --execute"
+    )
     g.add_argument("--full", action="store_true", help="grade in full mode (default FAST)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_grade)
     return p
 
