@@ -34,6 +34,8 @@
 # generative adversarial networks* (the taxonomy); Mohamed & Lakshminarayanan (2016),
 # *Learning in implicit generative models*; Minka (2005), *Divergence measures and message
 # passing* (forward vs reverse KL).
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import math
@@ -101,7 +103,12 @@ axes[0].set(
     title="explicit: p(x) has a formula, log p(x) at any x",
 )
 axes[1].hist(implicit_draws.numpy(), bins=120, density=True, color="C1", alpha=0.8)
-axes[1].set(xlim=(-3, 7), xlabel="x", title="implicit: x = G(ε); only samples (histogram)")
+axes[1].set(
+    xlim=(-3, 7),
+    xlabel="x",
+    ylabel="share of samples per unit of x",
+    title="implicit: x = G(ε); only samples (histogram)",
+)
 plt.tight_layout()
 plt.show()
 
@@ -214,7 +221,9 @@ def show_fit(theta=0.0):
     fig, ax = plt.subplots(figsize=(5, 2.6))
     ax.plot(x_grid, p_grid, label=r"$p_{data}$")
     ax.plot(x_grid, q, label=f"N({theta:.2f}, 1)")
-    ax.set(xlim=(-5, 5), title=f"KL(p_data ‖ p_θ) = {float(kl):.3f} nats")
+    ax.set(
+        xlim=(-5, 5), xlabel="x", ylabel="density", title=f"KL(p_data ‖ p_θ) = {float(kl):.3f} nats"
+    )
     ax.legend(fontsize=8)
     plt.show()
 
@@ -286,7 +295,7 @@ for th, name in ((theta_kl, "forward KL / max. likelihood"), (theta_rev, "revers
     ax.plot(
         x_grid, torch.exp(lik.gaussian_log_prob(x_grid, th, 1.0)), label=f"{name}: θ = {th:.2f}"
     )
-ax.set(xlim=(-5, 5), xlabel="x")
+ax.set(xlim=(-5, 5), xlabel="x", ylabel="density")
 ax.legend(fontsize=8)
 plt.show()
 
@@ -416,5 +425,6 @@ claim(
 # * The reverse KL prefers one mode; the forward KL covers all of them.
 # * ERM replaces the expectation by an average over $N$ points: a rich hypothesis space
 #   over-fits small $N$, a restricted one under-fits by the KL it cannot close.
-# * Next: models with latent variables, whose likelihood is an integral — chapter 03
-#   bounds it from below (the ELBO).
+# * Next, chapter 01: autoencoders, which learn a compressed code of the data; chapters 03-05
+#   turn that code into a latent variable whose likelihood is an integral, bounded from below
+#   by the ELBO.

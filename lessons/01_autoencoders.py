@@ -33,6 +33,8 @@
 # and principal component analysis*; Hinton & Salakhutdinov (2006), *Reducing the
 # dimensionality of data with neural networks*; Bengio, Courville & Vincent (2013),
 # *Representation learning: a review*.
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import matplotlib.pyplot as plt

@@ -40,6 +40,8 @@
 # regularized auto-encoders learn from the data-generating distribution*, JMLR; Vincent
 # (2011), *A connection between score matching and denoising autoencoders*, Neural
 # Computation; Efron (2011), *Tweedie's formula and selection bias*, JASA.
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import copy
@@ -104,14 +106,20 @@ def make_autoencoder():
 #   $\varepsilon \sim \mathcal N(0, I)$ — eq. 17.4 with $\mu_D = 0$, $\Sigma_D = \sigma^2 I$.
 # * **Masking noise**: in each example a fraction $\nu$ of the components, chosen at random,
 #   is set to 0, i.e. $\tilde x = m \odot x$ with a random binary mask $m$. Vincent et al.
-#   (2010) destroy exactly $\mathrm{round}(\nu D)$ components per example; the lecture notes
-#   write the mask with Bernoulli draws, which destroys $\nu D$ components *on average* (the
+#   (2010) destroy exactly $\mathrm{round}(\nu D)$ components per example; drawing each
+#   $m_j\sim\mathrm{Bernoulli}(1-\nu)$ instead destroys $\nu D$ components *on average* (the
 #   form used by dropout). The model must fill in missing values from the ones it sees.
 # * **Salt-and-pepper noise**: the chosen components are set to the minimum or the maximum
 #   value (0 or 1 here) with probability ½ each.
 #
 # All three functions in `edu_gen.models.dae` take an optional `torch.Generator`, so a figure or a
 # test can redraw exactly the same noise.
+#
+# > **Notes on the source (eq. 17.4).** The lecture notes write masking noise in the same
+# > additive form as Gaussian noise, $q_D(x) = x + \epsilon$ with
+# > $\epsilon\sim\mathrm{Bernoulli}(p)$. Adding a 0/1 draw to a pixel would *brighten* it by
+# > 1 or leave it alone — it never hides anything. Masking multiplies by the draw,
+# > $\tilde x = m\odot x$, which is what this chapter and `dae.masking_corrupt` do.
 
 # %%
 SIGMA, NU = 0.3, 0.4
@@ -275,7 +283,7 @@ axes[0].quiver(
     color="tab:blue",
     label="x̃ → r(x̃)",
 )
-axes[0].set_title("corrupted points and their reconstructions")
+axes[0].set(xlabel="$x_1$", ylabel="$x_2$", title="corrupted points and their reconstructions")
 axes[0].legend(loc="upper right")
 ticks = torch.linspace(-1.8, 1.8, 19)
 grid = torch.cartesian_prod(ticks, ticks)
@@ -283,7 +291,7 @@ field = dae.reconstruct(toy_dae, grid) - grid
 axes[1].quiver(
     *grid.T, *field.T, angles="xy", scale_units="xy", scale=1, width=0.003, color="tab:blue"
 )
-axes[1].set_title("reconstruction vector r(p) − p on a grid")
+axes[1].set(xlabel="$x_1$", ylabel="$x_2$", title="reconstruction vector r(p) − p on a grid")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

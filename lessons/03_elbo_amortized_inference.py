@@ -26,7 +26,7 @@
 # 2. on a linear-Gaussian model: $\log p(x) - \mathrm{ELBO}(q) = \mathrm{KL}(q\,\|\,p(z\mid x))$
 #    for *any* $q$, to rounding error, and the bound is tight at the true posterior;
 # 3. Monte Carlo ELBO estimates, and what the best *factorised* $q$ misses;
-# 4. per-datapoint inference vs an amortized encoder (eq. 17.9-17.10) on digits — the
+# 4. per-datapoint inference vs an amortized encoder (§2.7, eq. 17.10) on digits — the
 #    amortization gap, measured against an exact $\log p(x)$ computed on a grid;
 # 5. a VAE for documents with a softmax decoder (eq. 17.14-17.15) that recovers the topics
 #    of a synthetic corpus.
@@ -40,6 +40,8 @@
 # Cremer, Li & Duvenaud (2018), *Inference suboptimality in variational autoencoders*;
 # Blei, Ng & Jordan (2003), *Latent Dirichlet allocation*; Miao, Yu & Blunsom (2016),
 # *Neural variational inference for text processing*.
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import math
@@ -53,7 +55,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import log_normal
 from edu_gen.core.train import fit
-from edu_gen.course import viz
+from edu_gen.course import diagrams, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, digits_loader
 from edu_gen.models import elbo as E
@@ -92,8 +94,22 @@ print(config.banner())
 #
 # The gap is exactly the KL divergence from $q$ to the true posterior: maximising the ELBO
 # over $q$ *is* approximate posterior inference, and over $\theta$ it is approximate maximum
-# likelihood. Splitting $p(x,z) = p(z)\,p(x\mid z)$ instead gives the form used to train
-# VAEs (eq. 17.11): $\mathrm{ELBO} = \mathbb E_q[\log p(x\mid z)] - \mathrm{KL}(q\,\|\,p(z))$.
+# likelihood. Alternating the two is the EM algorithm in its variational form: the
+# **E-step** fits $q$ to the posterior (with $q = p(z\mid x)$ the gap closes), the
+# **M-step** maximises the ELBO over $\theta$ with $q$ fixed. Splitting
+# $p(x,z) = p(z)\,p(x\mid z)$ instead gives the form used to train VAEs (eq. 17.11):
+# $\mathrm{ELBO} = \mathbb E_q[\log p(x\mid z)] - \mathrm{KL}(q\,\|\,p(z))$.
+#
+# > **Notes on the source.** Where this chapter departs from the lecture notes (§2.5):
+# > * The last line of eq. 17.7 reads $\mathbb E_{Q(H)}\ln P(E\mid H) - D_{KL}(Q(H)\,\|\,P(H\mid E))$,
+# >   which mixes the two decompositions above. The line before it is correct and gives
+# >   $\ln P(E) - D_{KL}(Q(H)\,\|\,P(H\mid E))$; the form with the likelihood
+# >   $\ln P(E\mid H)$ pairs it with the KL to the *prior*, $D_{KL}(Q(H)\,\|\,P(H))$ (eq. 17.11).
+# > * Eq. 17.8 writes $\ln P(E\mid H,\theta)$ inside the bound where the derivation needs the
+# >   joint $\ln P(H, E\mid\theta)$.
+# > * The paragraph after eq. 17.8 calls fitting $Q$ to the posterior "Maximization" and the
+# >   following update "Expectation"; in EM it is the other way round, as above (both steps
+# >   *increase* the ELBO, which is why the names are easy to swap).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A model where everything is exact
@@ -290,10 +306,12 @@ claim(
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Per-datapoint inference vs amortized inference (eq. 17.9-17.10)
+# ## Per-datapoint inference vs amortized inference (§2.7, eq. 17.10)
 #
 # Classical variational inference fits a separate $q_n = \mathcal N(\mu_n, \mathrm{diag}\,
-# e^{\ell_n})$ for every observation $x_n$ by optimising its parameters (eq. 17.9): accurate,
+# e^{\ell_n})$ for every observation $x_n$ by optimising its parameters (the mean-field
+# family $q_E(H;\phi) = \prod_i q(H_i;\phi_i)$ of the notes' §2.7; their eq. 17.9 just
+# before it is the graphical model's factorisation $P(H, E)$): accurate,
 # but each new $x$ needs its own optimisation. **Amortized** inference trains one network,
 # the *encoder* $x\mapsto(\mu_\phi(x),\ell_\phi(x))$, that outputs the variational parameters
 # of every $x$ in a single forward pass (eq. 17.10): the cost of inference is paid once,
@@ -306,6 +324,16 @@ claim(
 #
 # where $q^*$ is the best diagonal Gaussian for that one $x$.
 #
+# As a graphical model (Kingma & Welling 2014, fig. 1): the generative model (solid) draws
+# $z$ from the prior and $x$ from the decoder; the encoder (dashed) runs the other way,
+# from $x$ to $q_\phi(z\mid x)$, with one set of parameters $\phi$ shared by all $N$ data
+# points — that sharing *is* the amortization.
+
+# %%
+diagrams.vae_graphical_model()
+plt.show()
+
+# %% [markdown]
 # We train an encoder and a non-linear Bernoulli decoder jointly on binarised digits by
 # maximising the ELBO — this *is* a variational autoencoder, taken apart in chapter 04 —
 # with a **2-D** latent space. Two dimensions are what make $\log p(x)$ computable: a fine
@@ -454,6 +482,7 @@ for ax, i in zip(axes[1:], picks):
         ylim=(centre[1] - 1.5, centre[1] + 1.5),
         title=f"gap {float(amortization_gap[i]):.2f} nats",
         xlabel="$z_1$",
+        ylabel="$z_2$",
     )
     ax.legend(fontsize=7)
 plt.tight_layout()
@@ -570,6 +599,7 @@ ax.set(
     yticks=range(len(matched)),
     yticklabels=[f"{n} ↔ {direction_name(j)}" for n, j in zip(train_docs.topic_names, matched)],
     xlabel="vocabulary: 10 theme words per topic, in topic order; background words at the right",
+    ylabel="topic ↔ matched direction",
     title="matched directions ±R_k (red: the direction promotes the word)",
 )
 plt.show()

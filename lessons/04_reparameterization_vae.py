@@ -39,6 +39,8 @@
 # *Improved variational inference with inverse autoregressive flow*; Chen et al. (2017),
 # *Variational lossy autoencoder*; Burda, Grosse & Salakhutdinov (2016), *Importance weighted
 # autoencoders*.
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import math
@@ -51,7 +53,7 @@ import torch
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import kl_normal, log_normal
 from edu_gen.core.train import fit
-from edu_gen.course import viz
+from edu_gen.course import diagrams, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
@@ -83,6 +85,15 @@ print(config.banner())
 #   = \mathbb E_{\varepsilon}\big[f'(z)\,(1,\ \varepsilon)\big].$$
 # Both are unbiased. The difference is their **variance**, i.e. how many samples one
 # gradient step needs.
+#
+# The computation graphs show why the second form is what back-propagation needs: a sampled
+# node has no derivative with respect to the parameters of its distribution, whereas after
+# the rewrite the randomness enters as an *input* $\varepsilon$ and $z$ is an ordinary
+# differentiable function of $\phi$.
+
+# %%
+diagrams.reparameterization()
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # We test both against the exact gradient, obtained by differentiating a closed form of
@@ -170,7 +181,7 @@ for ax, name in zip(axes, smooth):
         ys = [r[key] for r in rows if r["f"] == name and r["param"] == "mu"]
         ax.plot(sigmas, ys, marker="o", label=label)
     ax.set(xscale="log", yscale="log", title=f"f(z) = {name}", xlabel="σ")
-axes[0].set_ylabel("variance of one ∂/∂μ estimate")
+    ax.set_ylabel("variance of one ∂/∂μ estimate")
 axes[0].legend()
 plt.tight_layout()
 plt.show()
@@ -250,7 +261,8 @@ for ax, (name, (_, oracle)) in zip(axes.flat, oracles.items()):
     # the histogram is restricted to [lo, hi]: rescale the pdf to the same window
     ax.plot(grid, oracle.pdf(grid) / 0.99, "k", lw=1.2, label="exact pdf")
     ax.set_title(f"{name} ({est.FAMILIES[name].kind})", fontsize=9)
-    ax.set_yticks([])
+    ax.set_xlabel("z", fontsize=8)
+    ax.set_yticks([])  # densities of different scales: the shape is what matters
 axes[0, 0].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
@@ -385,23 +397,59 @@ accuracy_untrained = knn_accuracy(vae_2d)
 # ### A VAE with a 2-D code, Bernoulli decoder, binarised digits
 #
 # `vae.vae_loss` returns the loss and logs the ELBO and the KL, so the history shows the two
-# terms pulling against each other.
+# terms pulling against each other. We train in stages (each resumable from its own
+# checkpoint, with one optimiser throughout) and keep the posterior means of the test digits
+# after each stage: a progress snapshot of the latent space, as in the lecture notes'
+# manifold figure (§2.13).
 
 # %%
-history = fit(
-    vae_2d,
-    vae.vae_loss,
-    digits_loader("train", "binary", batch_size=128, seed=0),
-    steps=config.pick(3000, 400),
-    lr=3e-3,
-    device=device,
-    checkpoint=f"checkpoints/04_vae_2d_{config.mode_name()}.pt",
-    desc="VAE (d=2)",
-)
+stages = config.pick((100, 500, 3000), (25, 100, 400))  # training steps after each stage
+loader = digits_loader("train", "binary", batch_size=128, seed=0)
+optimizer = torch.optim.Adam(vae_2d.parameters(), lr=3e-3)
+with torch.no_grad():
+    latents = {0: vae_2d.encode(x_test)[0]}
+curves, done = {"elbo": [], "kl": []}, 0
+for end in stages:
+    history = fit(
+        vae_2d,
+        vae.vae_loss,
+        loader,
+        steps=end - done,
+        optimizer=optimizer,
+        device=device,
+        checkpoint=f"checkpoints/04_vae_2d_{config.mode_name()}_{end}.pt",
+        desc=f"VAE (d=2), to step {end}",
+    )
+    done = end
+    for key in curves:
+        curves[key].extend(history[key])
+    with torch.no_grad():
+        latents[end] = vae_2d.encode(x_test.to(device))[0].cpu()
 vae_2d = vae_2d.cpu().eval()
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-history.plot(ax=axes[0], keys=["elbo"], smooth=25)
-history.plot(ax=axes[1], keys=["kl"], smooth=25)
+viz.plot_losses({"elbo": curves["elbo"]}, ax=axes[0], smooth=25)
+viz.plot_losses({"kl": curves["kl"]}, ax=axes[1], smooth=25)
+for ax in axes:
+    ax.set_xlabel("training step")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The latent space over training: posterior means $\mu_\phi(x)$ of the test digits after 0
+# (untrained), then after each stage's steps. What to look for: the untrained encoder maps
+# every digit to nearly the same point; the codes then spread out to fill the prior, and
+# classes separate into regions although no label was used.
+
+# %%
+lim = 1.05 * max(float(z.abs().max()) for z in latents.values())
+fig, axes = plt.subplots(1, len(latents), figsize=(3.4 * len(latents) + 1, 3.6))
+for ax, (step, z) in zip(axes, latents.items(), strict=True):
+    viz.latent_scatter(z, y_test, ax=ax, title=f"after {step} steps")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")  # one scale for all panels
+    ax.get_legend().remove()
+axes[-1].legend(*axes[-1].get_legend_handles_labels(), title="label", loc="upper left",
+                bbox_to_anchor=(1.02, 1), fontsize="small")  # fmt: skip
+plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -626,9 +674,9 @@ if "none, MLP decoder" in collapse:
     )
 
 # %% [markdown]
-# In full mode the MLP control keeps about 5 nats in the code; at this high learning rate it
-# also lets some units go (the inactive units Burda et al. observed in plain VAEs), but nothing
-# like the collapse of the autoregressive decoder.
+# In full mode, look at the MLP control's row: it keeps several nats in the code; at this high
+# learning rate it also lets some units go (the inactive units Burda et al. observed in plain
+# VAEs), but nothing like the collapse of the autoregressive decoder.
 #
 # Note the test ELBO column: the collapsed model is not necessarily *worse* as a density model
 # — its decoder simply does the whole job. Collapse is a problem when we want the code: for

@@ -33,6 +33,8 @@
 # probabilistic models*; Nichol & Dhariwal (2021), *Improved denoising diffusion probabilistic
 # models* (cosine schedule); Kingma, Salimans, Poole & Ho (2021), *Variational diffusion
 # models* (the SNR view); Heusel et al. (2017) for the Fréchet distance.
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import math
@@ -44,7 +46,7 @@ import torch
 
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import kl_normal
-from edu_gen.course import viz
+from edu_gen.course import diagrams, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits
 from edu_gen.evaluation import frechet as metrics
@@ -76,6 +78,25 @@ print(config.banner())
 #
 # $L_T$ has no parameters; every $L_{t-1}$ compares two Gaussians in closed form. The rest of
 # the chapter builds each piece and checks it numerically.
+#
+# Below, the two graphical models: a hierarchical VAE learns both directions; diffusion keeps
+# the same chain but fixes the inference direction to adding noise, and its latents have the
+# size of the data.
+
+# %%
+diagrams.markov_chain(
+    ["$x$", "$z_1$", "$z_2$", "$z_3$"],
+    generative=r"$p_\theta$",
+    inference=r"$q_\phi$",
+    title="hierarchical VAE: learned encoder and decoder",
+)
+diagrams.markov_chain(
+    ["$x_0$", "$x_1$", "…", "$x_{t-1}$", "$x_t$", "…", "$x_T$"],
+    generative=r"$p_\theta(x_{t-1}\mid x_t)$",
+    inference=r"$q(x_t\mid x_{t-1})$",
+    title="DDPM: the encoder q is fixed noise, only the decoder is learned",
+)
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Notation, written once
@@ -110,8 +131,7 @@ for kind, s in schedules.items():
     axes[1].plot(steps, s.alpha_bar[1:], label=kind)
     axes[2].plot(steps, torch.log(s.snr[1:]), label=kind)
 for ax, title in zip(axes, [r"$\beta_t$", r"$\bar\alpha_t$", r"$\log \mathrm{SNR}(t)$"]):
-    ax.set_title(title)
-    ax.set_xlabel("t")
+    ax.set(title=title, xlabel="step t", ylabel=title)
 axes[0].legend()
 plt.tight_layout()
 plt.show()
@@ -228,7 +248,8 @@ claim_close(
 t_all = torch.arange(2, T + 1)
 for kind, s in schedules.items():
     plt.semilogy(t_all, dm.kl_weight(s, t_all), label=kind)
-plt.xlabel("t")
+plt.xlabel("step t")
+plt.ylabel("weight (log scale)")
 plt.title("weight of ‖ε − ε_θ‖² in L_{t−1} (σ² = β̃)")
 plt.legend()
 plt.show()
@@ -258,14 +279,14 @@ claim(
 # `edu_gen.models.diffusion.train_digits_denoiser` trains an MLP $\varepsilon_\theta(x_t, t)$ (residual
 # blocks, sinusoidal time embedding) on the 8×8 digits scaled to $[-1, 1]$, through
 # `edu_gen.core.train.fit`, with the linear schedule and $T = 1000$. We sample from an exponential
-# moving average of the weights (decay 0.995), as Ho et al. do: in full mode the raw weights of
-# the last step score a feature FD almost twice as high below (three times as high with chapter
-# 09's 20-step DDIM sampler). The checkpoint is named by mode and size; chapter 09 reuses it.
+# moving average of the weights (decay 0.995), as Ho et al. do: the raw weights of the last
+# step give clearly worse samples, and worse still with chapter 09's few-step DDIM sampler.
+# The checkpoint is named by mode and size; chapter 09 reuses it.
 #
 # In full mode the network is wide and shallow (384 units, 2 residual blocks, 5000 steps). At
-# the same CPU time, 256 units × 3 blocks × 6000 steps give equally good DDPM samples but much
-# worse deterministic DDIM samples in chapter 09 (feature FD at 20 steps 11.7 vs 7.5, with
-# DDPM at 7.6 vs 7.1; 1437 samples, mean of 3 sampling seeds).
+# the same CPU time, a narrower, deeper network (256 units × 3 blocks, 6000 steps) gives
+# equally good DDPM samples but clearly worse deterministic DDIM samples in chapter 09 — a
+# comparison run outside this notebook, which is why the setting is what it is.
 
 # %%
 EPS_KW = dm.digits_denoiser_kwargs()  # FAST: 2000 steps, 128 × 3 blocks; full: 5000, 384 × 2
@@ -316,16 +337,25 @@ claim(
 # outer bins extended to $\pm\infty$; Ho et al. eq. 13). The KL terms equal the weighted
 # ε-errors exactly; the claim measures that identity on the trained model. Since
 # $\tilde\beta_1 = 0$, the decoder uses $\sigma_1^2 = \tilde\beta_2$ (Ho et al.'s clipped
-# variance), a standard deviation of about 0.009 against bins 0.125 wide: with only 17 grey
-# levels $L_0$ is nearly free and almost all of the bound sits in the KL terms.
+# variance); the cell prints its standard deviation next to the bin width. It is more than ten
+# times smaller than a bin, so with only 17 grey levels $L_0$ is nearly free and almost all of
+# the bound sits in the KL terms.
 #
 # Do not expect a good likelihood from this model: $L_\text{simple}$ gives the low-$t$ terms a
 # tiny weight compared with the bound, so they are fitted loosely, and with this small model
-# the bound can come out *above* the 4.09 bits/dim of a uniform guess. Ho et al. saw the same
+# the bound can come out *above* the $\log_2 17$ bits/dim of a uniform guess (printed below). Ho et al. saw the same
 # trade-off (better samples, worse log-likelihood than training on the true bound); Nichol &
 # Dhariwal (2021) add a bound term to the loss to get both.
 
 # %%
+sigma_1, bin_width = sched.posterior_variance[2].sqrt().item(), 2 / 16
+print(f"decoder std sqrt(beta~_2) = {sigma_1:.4f}, bin width = {bin_width:.3f}")
+claim(
+    "the decoder's standard deviation √β̃₂ is more than 10× smaller than a grey-level bin",
+    sigma_1 < bin_width / 10,
+    sigma_1=sigma_1,
+    bin_width=bin_width,
+)
 x_vlb = x_test[: config.pick(128, 48)]
 bound = dm.vlb_terms(model, sched, x_vlb, levels=17, generator=rng.generator(3))
 terms = bound["terms"]
@@ -340,6 +370,7 @@ print(
 )
 plt.semilogy(np.arange(1, T + 1), terms.clamp(min=1e-8))
 plt.xlabel("t (t = 1 is L_0)")
+plt.ylabel("term of the bound (bits/dim)")
 plt.title("terms of the bound, bits/dim")
 plt.show()
 
@@ -370,11 +401,13 @@ claim_close(
 
 # %%
 record = sorted(x0_traj, reverse=True)
-viz.image_grid(
-    (torch.cat([x0_traj[t][:8] for t in record]).clamp(-1, 1) + 1) / 2,
-    nrow=8,
-    title="x̂_0 along the chain (rows: t = " + ", ".join(map(str, record)) + ")",
+fig = viz.compare_rows(
+    {f"x̂₀ at t = {t}": (x0_traj[t][:12].clamp(-1, 1) + 1) / 2 for t in record},
+    ncol=12,
+    vmin=0,
+    vmax=1,
 )
+fig.suptitle("DDPM samples by step: the prediction x̂₀ of 12 chains as t runs down to 1", y=1.0)
 plt.show()
 
 

@@ -30,6 +30,8 @@
 #
 # References: Song, Meng & Ermon (2021), *Denoising diffusion implicit models*; Ho, Jain &
 # Abbeel (2020); Sohl-Dickstein et al. (2015); Shoemake (1985) for slerp.
+#
+# Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
 import time
@@ -120,15 +122,15 @@ claim_close(
 # Song et al.'s Table 1 (CIFAR-10, FID, lower is better): with S = 10 steps, η = 0 scores 13.36
 # and η = 1 scores 41.07; the gap closes as S grows. Here is the same table in miniature, scored
 # with the digits feature-Fréchet distance of chapter 08. Every cell uses the same $x_T$ and
-# noise seed and draws 1437 samples: with only 360 the FD of one cell moves by 1–2 points from
-# one sampling seed to the next, more than the differences between small η we want to see.
+# noise seed and draws 1437 samples: with only the 360 test digits' worth, the FD of one cell
+# moves from one sampling seed to the next by more than the differences between small η we
+# want to see.
 #
-# What we measured (training seeds 0, 1, 2): in full mode η = 0 has the lowest FD of its row at
-# S = 10 and at S = 20 for all three seeds; in FAST mode η = 0.2 sometimes edges ahead by up to
-# 3 % (a weaker model), so the claim below only asks η = 0 to be within 10 % of the best there.
-# At S = 10 η = 0 is 30–55 % below η = 1, as in the paper. With many steps (S ≥ 50) the
-# stochastic samplers catch up and can win, because their fresh noise corrects the model's
-# errors.
+# What to look for in the table: at few steps (S = 10, 20) the deterministic sampler η = 0 is
+# best or close to best in its row, far below η = 1, as in the paper (with the weaker FAST
+# model a small η such as 0.2 can edge ahead, so the claim only asks η = 0 to be within 10 %
+# of the best). With many steps (S ≥ 50) the stochastic samplers catch up and can win,
+# because their fresh noise corrects the model's errors.
 
 # %%
 S_list, eta_list = [10, 20, 50, 100], [0.0, 0.2, 0.5, 1.0]
@@ -169,13 +171,12 @@ claim(
 #
 # With the trained model we report the mean and the median over 128 test digits, and how many
 # codes went astray ($\lVert x_T\rVert > 20$; a Gaussian $x_T$ in 64 dimensions has norm about
-# 8). The full-mode network encodes a few digits into codes that run away at large $t$ once
-# $S \ge 100$ (0–2 of 128 at S = 100, 1–5 at S = 200, training seeds 0–2): $\hat x_0 =
+# 8). The full-mode network can encode a few digits into codes that run away at large $t$
+# once $S \ge 100$ (the table counts them): $\hat x_0 =
 # (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ divides ε-errors by a
-# tiny $\sqrt{\bar\alpha_t}$ and the forward run feeds them back, so those digits dominate the
-# mean (training seed 1: mean MSE 17 at S = 200, median $10^{-4}$). The FAST-mode model and a
-# 256 × 3 network trained for full mode showed no such digit. The claim below is therefore
-# about the median, which fell with S for all six models we tried (3 seeds × 2 modes).
+# tiny $\sqrt{\bar\alpha_t}$ and the forward run feeds them back, so those few digits can
+# dominate the mean while the median stays tiny. The claim below is therefore about the
+# median, which fell with S for all six models we tried (training seeds 0–2, both modes).
 
 # %%
 x_all, _ = digits("train", "signed")
@@ -307,9 +308,9 @@ claim("a DDIM sample costs exactly S network calls", n_calls == S_time, calls=n_
 # * η = 1 on every step is exactly DDPM; η = 0 is a deterministic implicit model that keeps its
 #   quality with few steps, can be inverted (encode $x_0\to x_T$) and interpolated in $x_T$.
 # * Cost is S network calls: 20 DDIM steps instead of 1000 DDPM steps is a 50× saving.
-#   `benchmarks/bench_diffusion.py` measures the quality kept (1437 samples, 3 sampling seeds):
-#   with the full-mode model DDIM S = 20 scores FD 7.5 ± 0.4 against DDPM's 7.1 ± 0.2, a ratio
-#   of 1.06 (the same network 256 units wide and 3 blocks deep scored 1.5: a deterministic
-#   sampler is less forgiving of an inaccurate ε-model than ancestral sampling, whose fresh noise
-#   washes errors out). For comparison, Song et al.'s Table 1 gives 6.84 for S = 20, η = 0
-#   against 4.73 for η = 1 on all 1000 steps.
+#   `benchmarks/bench_diffusion.py` measures the quality kept (its README reports the FD of
+#   DDIM with S = 20 against DDPM's on 1000 steps, over several sampling seeds): with the
+#   full-mode model the two are close, while a narrower, deeper network loses much more with
+#   the deterministic sampler — it is less forgiving of an inaccurate ε-model than ancestral
+#   sampling, whose fresh noise washes errors out. For comparison, Song et al.'s Table 1
+#   gives 6.84 for S = 20, η = 0 against 4.73 for η = 1 on all 1000 steps.

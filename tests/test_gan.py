@@ -300,8 +300,63 @@ def test_jsd_gradient_is_finite_where_densities_underflow():
     assert torch.isfinite(grad) and abs(grad.item()) < 1e-12  # disjoint: no gradient
     m = 0.5 * (p + q)  # the same sum without the masks: d/dq of q log q is 0/0 at q = 0
     naive = 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)
-    assert naive.item() == gan.jsd(p, q, dx).item()
+    assert naive.item() == pytest.approx(gan.jsd(p, q, dx).item(), rel=1e-12)
     assert torch.isnan(torch.autograd.grad(naive, theta)[0])
+
+
+def _gaussians(x: torch.Tensor, theta: torch.Tensor, std: float = 0.3):
+    """N(0, std²) and N(theta, std²) on the grid x, computed in x's dtype."""
+    c = 1.0 / (std * math.sqrt(2 * math.pi))
+    return c * torch.exp(-0.5 * (x / std) ** 2), c * torch.exp(-0.5 * ((x - theta) / std) ** 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_jsd_is_finite_and_accurate_where_densities_are_subnormal(dtype):
+    """Regression: m = (p + q)/2 rounds to 0 where p is the smallest subnormal and q = 0."""
+    tiny_sub = torch.finfo(dtype).smallest_normal * torch.finfo(dtype).eps  # smallest subnormal
+    x, dx = grid(-4.0, 4.0, 800)
+    x = x.to(dtype)
+    theta = torch.tensor(0.1, dtype=dtype, requires_grad=True)
+    p, q = _gaussians(x, theta)
+    # one extra cell far in the tail: p is the smallest subnormal, q has underflowed to 0
+    p = torch.cat([p, torch.full((1,), tiny_sub, dtype=dtype)])
+    q = torch.cat([q, torch.zeros(1, dtype=dtype)])
+    assert bool(((p > 0) & (p < torch.finfo(dtype).smallest_normal)).any())
+    assert (0.5 * (p + q))[-1] == 0  # the old formula's m: 0 where p > 0
+
+    value = gan.jsd(p, q, dx)
+    (grad,) = torch.autograd.grad(value, theta)
+    assert torch.isfinite(value) and torch.isfinite(grad)
+
+    # reference: the same grid in float64 from exact log-densities (no underflow anywhere)
+    x64 = x.double()
+    theta64 = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    log_c = -math.log(0.3 * math.sqrt(2 * math.pi))
+    log_p = torch.cat([log_c - 0.5 * (x64 / 0.3) ** 2, torch.full((1,), math.log(tiny_sub))])
+    log_q = torch.cat([log_c - 0.5 * ((x64 - theta64) / 0.3) ** 2, torch.full((1,), -math.inf)])
+    ref = gan.jsd(log_p, log_q, dx, log_densities=True)
+    (ref_grad,) = torch.autograd.grad(ref, theta64)
+    rel = 1e-5 if dtype == torch.float32 else 1e-10
+    assert value.item() == pytest.approx(ref.item(), rel=rel)
+    assert grad.item() == pytest.approx(ref_grad.item(), rel=10 * rel)
+    # and the textbook check: 0 < JSD < log 2, 0 for identical inputs
+    assert 0 < value.item() < math.log(2)
+    assert gan.jsd(p, p.detach(), dx).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_jsd_from_log_densities_covers_underflowed_tails():
+    x, dx = grid(-4.0, 12.0, 4000)
+    log_c = -math.log(0.3 * math.sqrt(2 * math.pi))
+    for theta in (0.0, 0.05, 0.5, 3.0):
+        p, q = _gaussians(x, torch.tensor(theta, dtype=torch.float64))
+        log_p, log_q = log_c - 0.5 * (x / 0.3) ** 2, log_c - 0.5 * ((x - theta) / 0.3) ** 2
+        assert bool((p == 0).any())  # the density underflows in the far tail, the log does not
+        from_logs = gan.jsd(log_p, log_q, dx, log_densities=True)
+        assert from_logs.item() == pytest.approx(gan.jsd(p, q, dx).item(), abs=1e-12)
+    with pytest.raises(ValueError, match="log_q: expected log-densities"):
+        gan.jsd(torch.zeros(3), torch.tensor([0.0, math.nan, 0.0]), log_densities=True)
+    with pytest.raises(ValueError, match="same grid"):
+        gan.jsd(torch.zeros(3), torch.zeros(4), log_densities=True)
 
 
 # ------------------------------------------------------------------ several GANs in lockstep

@@ -16,7 +16,14 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from edu_gen.core.train import History  # noqa: E402
-from edu_gen.course.viz import compare_rows, image_grid, latent_scatter, plot_losses, tile  # noqa: E402
+from edu_gen.course.viz import (  # noqa: E402
+    MAX_WIDTH_INCHES,
+    compare_rows,
+    image_grid,
+    latent_scatter,
+    plot_losses,
+    tile,
+)
 from edu_gen.course.widgets import explore, static_values  # noqa: E402
 
 
@@ -95,6 +102,21 @@ def test_image_grid_draws_the_tiled_array():
     assert np.allclose(drawn, tile(images, nrow=5, fill=1.0))
     _, own = plt.subplots()
     assert image_grid(images[:3].reshape(3, 1, 28, 28), ax=own) is own
+
+
+def test_image_grid_gives_every_image_a_legible_size():
+    """Regression: 32 digits in 16 columns were drawn 6 inches (480 px) wide in all."""
+    digits = torch.rand(32, 64)
+    width, height = image_grid(digits, nrow=16).figure.get_size_inches()
+    assert width / 16 >= 0.5 and height / 2 >= 0.5  # at least half an inch per 8×8 digit
+    width, _ = image_grid(torch.rand(64, 64), nrow=64).figure.get_size_inches()
+    assert width <= MAX_WIDTH_INCHES  # a very long row is shrunk to fit a notebook
+    width, height = image_grid(torch.rand(1, 64), nrow=1).figure.get_size_inches()
+    assert min(width, height) >= 1.5  # one image is still visible
+    wide = image_grid(torch.rand(2, 8, 16), nrow=2, inches_per_image=1.0).figure
+    assert tuple(wide.get_size_inches()) == pytest.approx((2.0, 1.5))  # aspect kept, minimum 1.5
+    with pytest.raises(ValueError, match="inches_per_image"):
+        image_grid(digits, inches_per_image=0)
 
 
 # ------------------------------------------------------------------------ curves

@@ -27,7 +27,17 @@ from matplotlib.figure import Figure
 from edu_gen.core.train import History
 from edu_gen.core.train.curves import draw_curves, sequence_curves
 
-__all__ = ["compare_rows", "image_grid", "latent_scatter", "plot_losses", "tile"]
+__all__ = [
+    "MAX_WIDTH_INCHES",
+    "compare_rows",
+    "image_grid",
+    "latent_scatter",
+    "plot_losses",
+    "tile",
+]
+
+MAX_WIDTH_INCHES = 12.0
+"""Widest figure :func:`image_grid` makes by itself (a notebook column is about 12 inches)."""
 
 
 def _numpy(values: Any) -> np.ndarray:
@@ -113,17 +123,26 @@ def image_grid(
     cmap: str = "gray",
     vmin: float | None = None,
     vmax: float | None = None,
+    inches_per_image: float = 0.75,
 ) -> Axes:
     """Show images as a grid (``nrow`` per row, 1-px gaps); returns the Axes.
 
     ``images``: [N, D] (``shape=(H, W)``, inferred when D is a perfect square such as
-    784 → 28×28), [N, H, W], [N, 1, H, W] or [N, 3, H, W].
+    784 → 28×28), [N, H, W], [N, 1, H, W] or [N, 3, H, W]. A new figure gives every image
+    ``inches_per_image`` inches of width (less when a row would exceed
+    :data:`MAX_WIDTH_INCHES`), so that 8×8 digits stay legible whatever their number.
     """
+    if not inches_per_image > 0:
+        raise ValueError(f"inches_per_image: expected a positive number, got {inches_per_image!r}")
     grid = tile(images, nrow, shape, fill=vmax)
     if ax is None:
-        height, width = grid.shape[:2]
-        scale = 6 / max(height, width)
-        _, ax = plt.subplots(figsize=(max(width * scale, 1.5), max(height * scale, 1.5)))
+        n, h, w = _as_images(images, shape).shape[:3]
+        cols = min(nrow, n)
+        rows = math.ceil(n / cols)
+        per_image = min(inches_per_image, MAX_WIDTH_INCHES / cols)
+        width, height = cols * per_image, rows * per_image * h / w
+        extra = 0.35 if title is not None else 0.0  # room for the title
+        _, ax = plt.subplots(figsize=(max(width, 1.5), max(height, 1.5 - extra) + extra))
     ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_axis_off()
     if title is not None:

@@ -9,10 +9,11 @@ sampled on a uniform grid (spacing ``dx``) and reduce over the last dimension.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from edu_gen.core.checks import float_tensor
-from edu_gen.models.likelihood import kl_divergence
 
 Tensor = torch.Tensor
 
@@ -64,7 +65,7 @@ def value_on_grid(p_data: Tensor, p_g: Tensor, d: Tensor, dx: float) -> Tensor:
     return (real_term + fake_term).sum(-1) * dx
 
 
-def jsd(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
+def jsd(p: Tensor, q: Tensor, dx: float = 1.0, *, log_densities: bool = False) -> Tensor:
     r"""Jensen-Shannon divergence in nats on a shared grid, :math:`\in[0, \log 2]`.
 
     .. math::
@@ -72,10 +73,53 @@ def jsd(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
         \qquad m = \tfrac12(p + q).
 
     ``p`` and ``q`` are densities sampled on a uniform grid with spacing ``dx`` (or probability
-    vectors with ``dx=1``); reduces over the last dimension. Differentiable: cells where a
-    density is exactly 0 (underflow far in a tail) contribute 0 and get a zero gradient.
+    vectors with ``dx=1``); with ``log_densities=True`` they are their logarithms (``-inf``
+    allowed), which keeps tails that would underflow to 0 as densities. Reduces over the last
+    dimension.
+
+    Computed in log space: :math:`\log m = \mathrm{logaddexp}(\log p, \log q) - \log 2`.
+    Forming :math:`m = (p + q)/2` directly fails where a density is *subnormal* (below
+    ~2.2e-308 in float64, ~1.2e-38 in float32): halving the smallest subnormal rounds to 0,
+    so :math:`m = 0 < p` there, the KL term is ``inf`` and the gradient NaN. Differentiable:
+    cells where a density is exactly 0 contribute 0 and get a zero gradient.
     """
-    m = 0.5 * (p + q)
-    # d/dy of x·log y is x / y = 0/0 where x = y = 0: the masks keep those cells' gradient 0
-    p, q, m = (torch.where(t > 0, t, 0.0) for t in (p, q, m))
-    return 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)
+    if log_densities:
+        log_p, log_q = _log_densities(p, q)
+    else:
+        _densities(p, q)
+        log_p, log_q = _safe_log(p), _safe_log(q)
+    # where both are -inf, logaddexp's gradient is 0·NaN: give it finite stand-ins (unused)
+    both_zero = torch.isneginf(log_p) & torch.isneginf(log_q)
+    log_m = torch.logaddexp(
+        torch.where(both_zero, 0.0, log_p), torch.where(both_zero, 0.0, log_q)
+    ) - math.log(2.0)
+    return 0.5 * (_kl_terms(log_p, log_m) + _kl_terms(log_q, log_m)).sum(-1) * dx
+
+
+def _log_densities(log_p: Tensor, log_q: Tensor) -> tuple[Tensor, Tensor]:
+    """Two log-densities on the same grid: real values or ``-inf`` (density 0)."""
+    for name, t in (("log_p", log_p), ("log_q", log_q)):
+        if float_tensor(name, t).dim() == 0:
+            raise ValueError(f"log_p, log_q: expected log-densities on a grid, got a scalar {name}")
+        if bool(torch.any(torch.isnan(t) | torch.isposinf(t))):
+            raise ValueError(f"{name}: expected log-densities (finite or -inf), got NaN or +inf")
+    if log_p.shape != log_q.shape:
+        raise ValueError(
+            f"log_p, log_q: expected the same grid, got {tuple(log_p.shape)} and "
+            f"{tuple(log_q.shape)}"
+        )
+    return log_p, log_q
+
+
+def _safe_log(p: Tensor) -> Tensor:
+    """``log p`` with ``-inf`` where ``p = 0``, and a zero (not NaN) gradient there."""
+    positive = p > 0
+    return torch.where(positive, torch.log(torch.where(positive, p, 1.0)), -math.inf)
+
+
+def _kl_terms(log_a: Tensor, log_m: Tensor) -> Tensor:
+    r"""Cellwise :math:`a\,(\log a - \log m)`, 0 where :math:`a = 0` (value and gradient)."""
+    present = ~torch.isneginf(log_a)
+    safe_a = torch.where(present, log_a, 0.0)
+    safe_m = torch.where(present, log_m, 0.0)
+    return torch.where(present, torch.exp(safe_a) * (safe_a - safe_m), 0.0)

@@ -1,0 +1,38 @@
+"""The Korean–English glossary exists, is linked from every chapter, and its links resolve."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GLOSSARY = ROOT / "lessons" / "glossary.md"
+CHAPTERS = sorted(
+    p for p in (ROOT / "lessons").glob("[0-9][0-9]*_*.py") if not p.stem.endswith("_exercises")
+)
+
+
+def test_glossary_has_korean_and_english_rows():
+    text = GLOSSARY.read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    terms = [row for row in rows if hangul.search(row.split("|")[1])]
+    assert len(terms) >= 60
+    for korean, english in (
+        ("분할상환추론", "amortized inference"),
+        ("재매개변수화", "reparameterization"),
+    ):
+        assert any(korean in row and english in row for row in terms), korean
+
+
+@pytest.mark.parametrize("lesson", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_links_the_glossary_in_its_first_markdown_cell(lesson):
+    notebook = jupytext.read(lesson, fmt="py:percent")
+    first = next(cell for cell in notebook.cells if cell.cell_type == "markdown")
+    links = re.findall(r"\]\(([^)]*glossary\.md)\)", first.source)
+    assert links, f"{lesson.name}: no link to the glossary in the first markdown cell"
+    for link in links:  # relative to the built notebook in notebooks/
+        assert (ROOT / "notebooks" / link).resolve() == GLOSSARY
