@@ -55,7 +55,7 @@ from edu_gen.course.claims import claim
 from edu_gen.data.tables import FAIR_TASK, fair, fair_label, train_test_split_table
 from edu_gen.tabular import metrics
 from edu_gen.tabular.encoding import TableEncoder
-from edu_gen.tabular.synthesizers import COVERAGE, CTABGAN, CTGAN, CTABGANPlus
+from edu_gen.tabular.synthesizers import COVERAGE, CTABGAN, CTGAN, CTABGANPlus, default_delta
 
 rng.seed_everything(0)
 print(config.banner())
@@ -438,7 +438,7 @@ train_and_sample(
     checkpoint=checkpoint_of("ctabgan_plus", SEED),
 )
 EPSILONS = config.pick([math.inf, 10.0, 3.0, 1.0], [math.inf, 1.0])
-DELTA = min(1e-5, 1 / (10 * len(train)))  # far below 1/n: see "Choosing δ" above
+DELTA = default_delta(len(train))  # min(1e-5, 1/(10n)), far below 1/n: see "Choosing δ"
 print(f"n = {len(train)} training rows: delta = {DELTA:.1e} (1/n would be {1 / len(train):.1e})")
 DP_EPOCHS = config.pick(6, 1)
 DP_NETS = dict(NETS, classifier_epochs=DP_EPOCHS, pac=1, info_weight=0.0)

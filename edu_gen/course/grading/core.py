@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from edu_gen.core import rng
+
 Inputs = Mapping[str, Any]
 Compare = Callable[[Any, Any, Inputs], tuple[bool, str]]
 Perturb = Callable[[Inputs, torch.Generator], Any]
@@ -53,7 +55,7 @@ def to_numpy(value: Any) -> np.ndarray:
 
 def seeded_generator(seed: int) -> torch.Generator:
     """A CPU generator seeded with ``seed``: what ``Exercise.inputs(seed)`` draws from."""
-    return torch.Generator().manual_seed(seed)
+    return rng.generator(seed)
 
 
 def allclose(atol: float = 1e-5, rtol: float = 1e-4) -> Compare:

@@ -54,11 +54,13 @@ from edu_gen.tabular.synthesizers.private_training import (
     PrivacyReport,
     PrivateTraining,
     critic_loss_per_row,
+    default_delta,
 )
 from edu_gen.tabular.synthesizers.spans import SoftmaxSpans, SpanActivation, frozen, gumbel_noise
 from edu_gen.tabular.synthesizers.tvae import TVAE, ShuffledRows, TVAENet, tvae_elbo, tvae_loss
 
 __all__ = [
+    "default_delta",
     "COVERAGE",
     "CTABGAN",
     "CTGAN",

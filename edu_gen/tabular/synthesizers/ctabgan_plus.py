@@ -65,7 +65,7 @@ COVERAGE: dict[str, str] = {
 
 def check_privacy(epsilon: float | None, delta: float | None) -> tuple[float | None, float | None]:
     """Validate ``(epsilon, delta)``: ``epsilon`` None or ``inf`` (not private) or > 0;
-    ``delta`` None (default 1/n) or in the open interval (0, 1)."""
+    ``delta`` None (default min(1e-5, 1/(10n))) or in the open interval (0, 1)."""
     if epsilon is not None:
         ok = isinstance(epsilon, int | float) and not isinstance(epsilon, bool)
         if not ok or math.isnan(epsilon) or epsilon <= 0:
@@ -86,7 +86,7 @@ class CTABGANPlus(CTABGAN):
         epsilon: target :math:`\\varepsilon` of the whole run (``None`` or ``inf``: not
             private). The noise multiplier comes from
             :func:`~edu_gen.tabular.privacy.noise_multiplier_for` for all DP steps.
-        delta: :math:`\\delta` (default ``1/n`` for ``n`` training rows).
+        delta: :math:`\\delta` (default ``min(1e-5, 1/(10 n))`` for ``n`` training rows).
         clip_norm: the per-row clipping norm :math:`C`.
         pac: default 10, or 1 in DP mode (a pack > 1 is rejected there).
         info_weight: default 1, or 0 in DP mode (> 0 is rejected there).

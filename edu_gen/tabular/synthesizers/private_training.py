@@ -42,6 +42,12 @@ Tensor = torch.Tensor
 __all__ = ["PrivacyReport", "PrivateTraining", "critic_loss_per_row"]
 
 
+def default_delta(n: int) -> float:
+    """δ = min(1e-5, 1/(10 n)) for ``n`` training rows: well below 1/n, because δ = 1/n
+    already allows a mechanism that publishes one whole row (Abadi et al. 2016 use 1e-5)."""
+    return min(1e-5, 1.0 / (10 * n))
+
+
 def critic_loss_per_row(gp_weight: float = 10.0) -> Callable[..., Tensor]:
     r"""The critic's loss of each (real, generated) pair, for DP-SGD:
     :math:`\ell_i = D(\hat r_i) - D(r_i) + \lambda(\lVert\nabla D(\epsilon_i r_i +
@@ -98,7 +104,7 @@ class PrivateTraining:
         if model.batch_size > n:
             raise ValueError(f"batch_size: expected at most the {n} training rows in DP mode")
         q = model.batch_size / n
-        self.delta_used = 1.0 / n if self.delta is None else self.delta
+        self.delta_used = default_delta(n) if self.delta is None else self.delta
         d_steps = epochs * rounds * model.settings.discriminator_steps
         c_steps = model.classifier_epochs * rounds if model.net.classifier is not None else 0
         sigma = noise_multiplier_for(self.epsilon, self.delta_used, q, d_steps + c_steps)
