@@ -14,10 +14,12 @@
 # %% [markdown]
 # # 01 · Autoencoders — exercises
 #
-# Four graded exercises. Write your code where it says `raise NotImplementedError`, then run
+# Five graded exercises. Write your code where it says `raise NotImplementedError`, then run
 # the `check(...)` cell under it: it runs randomised tests against the reference
 # implementation and prints your points, with a hint when your answer matches a common
-# mistake. Later cells use your function once it passes (the reference until then).
+# mistake. Later cells use your function once it passes (the reference until then). The
+# last exercise is the chapter's central algorithm: you write the training step, then
+# train an autoencoder on the digits with it.
 #
 # Use only `torch` operations (no loops over examples are needed).
 #
@@ -30,11 +32,14 @@
 # edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
+import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 
 from edu_gen.core import config, rng
+from edu_gen.course import viz
 from edu_gen.course.grading import check
-from edu_gen.data import digits
+from edu_gen.data import digits, digits_loader
 from edu_gen.models import autoencoder as ae
 
 rng.seed_everything(0)
@@ -150,3 +155,70 @@ print(
     "angles train-vs-test PCA subspaces (deg):",
     torch.rad2deg(angles_fn(comps.T, comps_test.T)).numpy().round(2),
 )
+
+# %% [markdown]
+# ## Exercise 5 — train an autoencoder: one training step (20 points)
+#
+# Training is the loop $\theta \leftarrow \theta - \eta\,\nabla_\theta L$ over mini-batches,
+# with $L$ the cross-entropy of eq. 17.2 summed over the $D$ pixels and averaged over the
+# batch. Write the body of that loop for one batch `x` (`[N, D]`, values in $[0, 1]$):
+#
+# 1. clear the gradients the model may still hold (`optimizer.zero_grad()`): the tests
+#    hand you a model with gradients left over from earlier work;
+# 2. compute the loss; the model's output `model(x)` is a *logit* per pixel, so use your
+#    `cross_entropy(x, logits)` from Exercise 2 (or the same formula again);
+# 3. `loss.backward()`, then `optimizer.step()`;
+# 4. return the loss of the batch as a Python float (`loss.item()`), so the caller can log
+#    it without keeping the graph alive.
+#
+# The grader checks the float you return *and* the parameters your step leaves in the
+# model, against one reference step from the same start.
+
+
+# %%
+def train_step(model, optimizer, x):
+    ### BEGIN SOLUTION
+    optimizer.zero_grad()
+    logits = model(x)
+    loss = (F.softplus(logits) - x * logits).sum(1).mean()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+    ### END SOLUTION
+
+
+result_step = check("01.train_step", train_step)
+
+# %% [markdown]
+# Use it: the loop below calls *your* step (the reference until yours passes) on the
+# digits, for a 2-dimensional code. Watch the loss fall and the reconstructions sharpen.
+
+# %%
+step_fn = result_step.choose(train_step)
+rng.seed_everything(0)
+model = ae.Autoencoder(64, 2, hidden=(64,), out_activation="identity")
+optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+loader = digits_loader("train", "unit", batch_size=64)
+epochs = config.pick(60, 4)
+epoch_losses = []
+for _ in range(epochs):
+    losses = [step_fn(model, optimizer, x) for x, _ in loader]
+    epoch_losses.append(sum(losses) / len(losses))
+print(f"cross-entropy per digit: epoch 1 {epoch_losses[0]:.2f} nats, last {epoch_losses[-1]:.2f}")
+
+x_test, y_test = digits("test", "unit")
+with torch.no_grad():
+    x_hat = torch.sigmoid(model(x_test[:10]))
+    codes = model.encode(x_test)
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(range(1, epochs + 1), epoch_losses, marker="o")
+ax.set_xlabel("epoch")
+ax.set_ylabel("training cross-entropy (nats per digit)")
+ax.set_title("your training step at work")
+plt.show()
+viz.compare_rows({"test digit": x_test[:10], "reconstruction": x_hat}, shape=(8, 8))
+plt.show()
+ax = viz.latent_scatter(codes, y_test, title="2-d codes of the test digits, by class")
+ax.set_xlabel("$h_1$")
+ax.set_ylabel("$h_2$")
+plt.show()

@@ -205,7 +205,7 @@ def test_every_deterministic_mistake_is_recognised_by_its_hint():
             if all(t.message.startswith("raised") for t in result.tests):
                 continue  # a crashing mistake has no output to recognise
             seed = next(t.seed for t in result.tests if not t.message.startswith("raised"))
-            first = wrong(*exercise.inputs(seed).values())
-            if not checker.same_output(first, wrong(*exercise.inputs(seed).values())):
+            first = exercise.observe(wrong, exercise.inputs(seed))
+            if not checker.same_output(first, exercise.observe(wrong, exercise.inputs(seed))):
                 continue  # e.g. ignores the generator: its output is not reproducible
             assert result.hint is not None, f"{exercise_id}: {hint!r} got no hint"

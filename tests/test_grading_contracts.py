@@ -290,10 +290,10 @@ def test_every_argument_case_changes_the_reference_output(exercise_id):
     exercise = _exercise(exercise_id)
     solution = _solution(exercise)
     names = list(_first_inputs(exercise))
-    base = solution(*_first_inputs(exercise).values())
+    base = exercise.observe(solution, _first_inputs(exercise))
     varied = [c for c in test_cases(exercise) if c.contract == ARGUMENTS]
     for case in varied:
-        out = solution(*case.make().values())
+        out = exercise.observe(solution, case.make())
         assert not same_output(out, base), f"{exercise_id}: {case.label} leaves the output alone"
         for leaf in flat(out):
             assert np.all(np.isfinite(np.asarray(core.to_numpy(leaf), dtype=float)))
@@ -306,7 +306,7 @@ def test_extra_cases_are_finite_for_the_reference(exercise_id):
     exercise = _exercise(exercise_id)
     for case in test_cases(exercise):
         if case.contract in (STABILITY, EDGE):
-            out = _solution(exercise)(*case.make().values())
+            out = exercise.observe(_solution(exercise), case.make())
             for leaf in flat(out):
                 assert np.all(np.isfinite(np.asarray(core.to_numpy(leaf), dtype=float)))
 
@@ -748,6 +748,26 @@ def _mixed_loop(x, point_masses, means, stds, modes):
     return alpha, beta
 
 
+def _step_module_zero_grad(model, optimizer, x):
+    """model.zero_grad(), the library's BCE summed by hand, float() for .item()."""
+    model.zero_grad()
+    loss = F.binary_cross_entropy_with_logits(model(x), x, reduction="none").sum(1).mean()
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+
+def _step_zero_after(model, optimizer, x):
+    """Gradients set to None before, and cleared again after the step."""
+    for p in model.parameters():
+        p.grad = None
+    loss = ae.cross_entropy_loss(x, model(x))
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
 CORRECT: dict[str, list[Fn]] = {
     "00.histogram_mle": [_hist_loop, _hist_numpy],
     "00.gaussian_cross_entropy": [_ce_library],
@@ -761,6 +781,7 @@ CORRECT: dict[str, list[Fn]] = {
     ],
     "01.pca_reconstruct": [_pca_loop],
     "01.principal_angles": [_angles_svd],
+    "01.train_step": [_step_module_zero_grad, _step_zero_after],
     "02.gaussian_corrupt": [_gauss_normal_],
     "02.masking_corrupt": [_mask_per_row],
     "02.distance_to_manifold": [_distance_loop],
@@ -822,11 +843,11 @@ def test_every_mistake_is_distinguishable_from_the_reference(exercise_id):
         differs = False
         for case in test_cases(exercise):
             try:
-                bad = wrong(*case.make().values())
+                bad = exercise.observe(wrong, case.make())
             except Exception:  # noqa: BLE001 - a crash is distinguishable
                 differs = True
                 break
-            want = exercise.reference(*case.make().values())
+            want = exercise.observe(exercise.reference, case.make())
             if not same_output(bad, want, checker.output_scale(bad, want)):
                 differs = True
                 break

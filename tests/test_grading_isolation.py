@@ -31,7 +31,10 @@ FUNCTIONS = {  # exercise -> the function its cell defines
     "01.cross_entropy": "cross_entropy",
     "01.principal_angles": "principal_angles",
     "01.pca_reconstruct": "pca_reconstruct",
+    "01.train_step": "train_step",
 }
+POINTS = {"01.train_step": 20}  # the central algorithm; 10 for every other exercise
+MAX_TOTAL = 60
 
 PATCH_GRADER = """
 import edu_gen.course.grading as grading
@@ -147,18 +150,18 @@ def submissions() -> dict[str, nbformat.NotebookNode | str]:
 
 # submission -> (total, every reason that must appear; the reason column is empty when [])
 EXPECTED: dict[str, tuple[float, list[str]]] = {
-    "solution": (40, []),
+    "solution": (60, []),
     "untouched": (0, ["not attempted: autoencoder_forward, cross_entropy, principal_angles"]),
-    "wrong": (30, ["pca_reconstruct"]),
+    "wrong": (50, ["pca_reconstruct"]),
     "patched_grader": (0, ["autoencoder_forward"]),
-    "patched_inside": (30, ["tampered", "pca_reconstruct"]),
+    "patched_inside": (50, ["tampered", "pca_reconstruct"]),
     "forged_report": (0, ["not attempted"]),
-    "infinite_loop": (30, [f"timeout (over {TIMEOUT} s): principal_angles"]),
-    "exits_inside": (10, ["exit", "cross_entropy", "principal_angles", "pca_reconstruct"]),
-    "exits_top_level": (40, []),
-    "segfault": (30, ["crash", "SIGSEGV", "autoencoder_forward"]),
-    "kills_grader": (30, ["crash (the grading server died): autoencoder_forward"]),
-    "syntax_error": (30, ["syntax error", "cross_entropy"]),
+    "infinite_loop": (50, [f"timeout (over {TIMEOUT} s): principal_angles"]),
+    "exits_inside": (30, ["exit", "cross_entropy", "principal_angles", "pca_reconstruct"]),
+    "exits_top_level": (60, []),
+    "segfault": (50, ["crash", "SIGSEGV", "autoencoder_forward"]),
+    "kills_grader": (50, ["crash (the grading server died): autoencoder_forward"]),
+    "syntax_error": (50, ["syntax error", "cross_entropy"]),
     "corrupt_json": (0, ["unreadable notebook"]),
 }
 
@@ -194,9 +197,10 @@ def check_row(name: str, row: dict[str, str]) -> None:
     """The grades-file row of submission ``name`` is what ``EXPECTED`` says."""
     total, reasons = EXPECTED[name]
     assert float(row["total"]) == total, row
-    assert float(row["max_total"]) == 40, "max_total is the chapter's registered total"
+    assert float(row["max_total"]) == MAX_TOTAL, "max_total is the chapter's registered total"
     assert sum(float(row[e]) for e in FUNCTIONS) == total
-    assert all(0 <= float(row[e]) <= 10 for e in FUNCTIONS), "points capped per exercise"
+    capped = all(0 <= float(row[e]) <= POINTS.get(e, 10) for e in FUNCTIONS)
+    assert capped, "points capped per exercise"
     for reason in reasons:
         assert reason in row["reason"], row["reason"]
     if not reasons:
@@ -215,7 +219,7 @@ def test_feedback_file_per_submission(graded):
     rows, feedback, _ = graded
     assert sorted(p.stem for p in feedback.glob("*.md")) == sorted(rows)
     text = (feedback / "infinite_loop.md").read_text()
-    assert text.startswith("# infinite_loop.ipynb: 30/40 points")
+    assert text.startswith("# infinite_loop.ipynb: 50/60 points")
     assert "did not finish within the time limit" in text
     assert "01.cross_entropy: passed" in text  # the grader's own report
     assert "sys.exit" in (feedback / "exits_inside.md").read_text()

@@ -190,17 +190,19 @@ def run_test(
         return TestResult(case.seed, False, message, case.label, case.contract, contract), got, want
 
     inputs = case.make()
-    before = snapshot(inputs) if exercise.check_inputs and INPUTS not in skip else None
+    kept = {k: v for k, v in inputs.items() if k not in exercise.changes}
+    before = snapshot(kept) if exercise.check_inputs and INPUTS not in skip else None
     got, error = _call(fn, inputs)
     if error:
         return fail(case.contract, error)
     try:
         if before is not None:
             seen.add(INPUTS)
-            if message := changed_input(inputs, before):
+            if message := changed_input(kept, before):
                 return fail(INPUTS, message)
         if exercise.reference is not None:
-            want = exercise.reference(*case.make().values())
+            reference_inputs = case.make()
+            want = exercise.reference(*reference_inputs.values())
         if exercise.check_type and TYPE not in skip:
             seen.add(TYPE)
             expected = want if exercise.reference is not None else None
@@ -208,6 +210,10 @@ def run_test(
                 expected = exercise.stand_in(*case.make().values())
             if message := type_problem(got, expected):
                 return fail(TYPE, message)
+        if exercise.outcome is not None:  # a step: its result and the state it left
+            got = exercise.outcome(got, inputs)
+            if exercise.reference is not None:
+                want = exercise.outcome(want, reference_inputs)
         if case.contract not in skip:
             seen.add(case.contract)
             ok, message = case.compare(got, want, inputs)

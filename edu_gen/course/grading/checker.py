@@ -162,7 +162,7 @@ def _mistake_hint(exercise: Exercise, case: TestCase, got: Any, want: Any) -> st
     reference on this test (on the outputs' scale, so a tiny output cannot match anything)."""
     for hint, wrong in exercise.mistakes.items():
         try:
-            bad = wrong(*case.make().values())
+            bad = exercise.observe(wrong, case.make())
             scale = output_scale(bad, want)
             if want is not None and same_output(bad, want, scale):
                 continue  # the mistake is right here: it tells nothing

@@ -143,6 +143,14 @@ class Exercise:
     stability: tuple[Case, ...] = ()
     edge_cases: tuple[Case, ...] = ()
     unstable: Callable[..., Any] | None = None
+    changes: tuple[str, ...] = ()
+    outcome: Callable[[Any, Inputs], Any] | None = None
+
+    def observe(self, fn: Callable[..., Any], inputs: Inputs) -> Any:
+        """What is graded of one call ``fn(*inputs)``: its result, or
+        ``outcome(result, inputs)`` where the call is meant to change its arguments."""
+        result = fn(*inputs.values())
+        return result if self.outcome is None else self.outcome(result, inputs)
 
     def stand_in_fn(self) -> Callable[..., Any]:
         """What later cells use until the learner's answer passes: ``stand_in`` if given
@@ -155,6 +163,29 @@ class Exercise:
     def case_seeds(self) -> list[int]:
         base = sum(ord(ch) * 31**i for i, ch in enumerate(self.id)) % 100_000
         return [base + k for k in range(self.n_cases)]
+
+
+def state_after(*modules: str) -> Callable[[Any, Inputs], Any]:
+    """An ``outcome`` for a training step: the returned value (the loss, or a tuple of
+    losses) and then, for each named ``nn.Module`` argument, all of its parameters after
+    the call, flattened into one vector (the optimiser step is graded through them)."""
+
+    def outcome(result: Any, inputs: Inputs) -> tuple[Any, ...]:
+        states = []
+        for name in modules:
+            params = [p.detach().reshape(-1) for p in inputs[name].parameters()]
+            states.append(torch.cat(params) if params else torch.zeros(0))
+        return (result, *states)
+
+    return outcome
+
+
+def stale_gradients(module: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """Give every parameter a random ``.grad``, as left over by an earlier backward pass:
+    a training step that forgets ``optimizer.zero_grad()`` then steps the wrong way."""
+    for p in module.parameters():
+        p.grad = torch.randn(p.shape, generator=generator, dtype=torch.float64).to(p.dtype)
+    return module
 
 
 REGISTRY: dict[str, Exercise] = {}

@@ -1,11 +1,21 @@
-"""Chapter 01 exercises: the autoencoder equations (17.1-17.2) and the PCA link."""
+"""Chapter 01 exercises: the autoencoder equations (17.1-17.2), the PCA link, and one
+training step of an autoencoder (the chapter's central algorithm)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from edu_gen.course.grading.core import Case, Exercise, allclose, register, seeded_generator
+from edu_gen.core import rng
+from edu_gen.course.grading.core import (
+    Case,
+    Exercise,
+    allclose,
+    register,
+    seeded_generator,
+    stale_gradients,
+    state_after,
+)
 from edu_gen.models import autoencoder as ae
 
 
@@ -212,6 +222,95 @@ register(
             "centre x (subtract the mean) before projecting": lambda x, m, v: x @ v.T @ v + m,
             "add the mean back after projecting": lambda x, m, v: (x - m) @ v.T @ v,
             "map the k-dim code (x - mean) V^T back to D dimensions": lambda x, m, v: (x - m) @ v.T,
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ the central algorithm
+
+
+def _step_inputs(seed: int) -> dict:
+    """A small float64 autoencoder with gradients left over from an earlier backward pass,
+    a plain SGD optimiser on it, and a batch of pixel intensities in [0, 1]."""
+    g = seeded_generator(seed)
+    d, k, n = 12 + seed % 5, 2 + seed % 3, 6 + seed % 4
+    with rng.seeded(seed):
+        model = ae.Autoencoder(d, k, hidden=(8,), out_activation="identity").double()
+    stale_gradients(model, g)
+    optimizer = torch.optim.SGD(model.parameters(), lr=[0.05, 0.2, 0.5][seed % 3])
+    x = torch.rand(n, d, generator=g, dtype=torch.float64)
+    return {"model": model, "optimizer": optimizer, "x": x}
+
+
+def ref_train_step(model, optimizer, x):
+    """One step on the cross-entropy of eq. 17.2: clear old gradients, loss, backward, step."""
+    optimizer.zero_grad()
+    loss = ae.cross_entropy_loss(x, model(x))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _step_no_zero_grad(model, optimizer, x):
+    loss = ae.cross_entropy_loss(x, model(x))
+    loss.backward()  # adds to the gradients already there
+    optimizer.step()
+    return loss.item()
+
+
+def _step_mean_over_pixels(model, optimizer, x):
+    optimizer.zero_grad()
+    loss = F.binary_cross_entropy_with_logits(model(x), x)  # also averages over the D pixels
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _step_sigmoid_twice(model, optimizer, x):
+    optimizer.zero_grad()
+    loss = ae.cross_entropy_loss(x, torch.sigmoid(model(x)))  # the output is already a logit
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _step_before_backward(model, optimizer, x):
+    optimizer.zero_grad()
+    loss = ae.cross_entropy_loss(x, model(x))
+    optimizer.step()  # the gradients are still zero here
+    loss.backward()
+    return loss.item()
+
+
+def _step_loss_after(model, optimizer, x):
+    ref_train_step(model, optimizer, x)
+    with torch.no_grad():
+        return ae.cross_entropy_loss(x, model(x)).item()
+
+
+register(
+    Exercise(
+        id="01.train_step",
+        title="One training step of an autoencoder on the cross-entropy of eq. 17.2",
+        points=20,
+        inputs=_step_inputs,
+        reference=ref_train_step,
+        changes=("model", "optimizer"),  # a step updates them: that is its job
+        outcome=state_after("model"),  # graded: the loss it returns and the new parameters
+        perturb={"model": None, "optimizer": None},  # the optimiser holds the model's tensors
+        mistakes={
+            "clear the old gradients (optimizer.zero_grad()) before loss.backward()": (
+                _step_no_zero_grad
+            ),
+            "sum the cross-entropy over the pixels, then average over the batch": (
+                _step_mean_over_pixels
+            ),
+            "the model outputs logits: do not apply a sigmoid before the cross-entropy": (
+                _step_sigmoid_twice
+            ),
+            "call loss.backward() before optimizer.step()": _step_before_backward,
+            "return the loss of the batch before the step (loss.item())": _step_loss_after,
         },
     )
 )
