@@ -66,7 +66,7 @@ def static_values(**sliders: Spec) -> list[dict[str, Any]]:
     return draws
 
 
-def _in_ipython() -> bool:
+def in_ipython() -> bool:
     try:
         from IPython import get_ipython
     except ImportError:
@@ -74,7 +74,7 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
-def _have_ipywidgets() -> bool:
+def have_ipywidgets() -> bool:
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
@@ -84,7 +84,7 @@ def _have_ipywidgets() -> bool:
 
 def _show_new_figures(before: set[int]) -> None:
     """In a notebook, show figures opened since ``before`` in order, then close them."""
-    if not _in_ipython():
+    if not in_ipython():
         return
     from IPython.display import display
 
@@ -130,21 +130,21 @@ def explore(
     except ValueError:  # no signature available (some builtins): just try it
         pass
     if static is None:
-        static = env_flag("EDU_GEN_STATIC") or fast() or not _have_ipywidgets()
+        static = env_flag("EDU_GEN_STATIC") or fast() or not have_ipywidgets()
     if static:
         for values in draws:
             before = set(plt.get_fignums())
             fn(**values)
             _show_new_figures(before)
         return draws
-    if not _have_ipywidgets():
+    if not have_ipywidgets():
         raise ImportError("explore(static=False) needs ipywidgets: pip install ipywidgets")
     import ipywidgets
 
     widget = ipywidgets.interactive(
         fn, **{name: _widget(name, spec) for name, spec in sliders.items()}
     )
-    if _in_ipython():
+    if in_ipython():
         from IPython.display import display
 
         display(widget)
