@@ -44,6 +44,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from edu_gen.core import config, rng
+from edu_gen.course import quiz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
 from edu_gen.models import likelihood as lik
@@ -131,6 +132,25 @@ claim(
     quadrature=h_data,
     standard_error=se,
 )
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "A generator maps noise to images, x = G(ε), and nothing else. Which of these can you "
+    "compute for it?",
+    [
+        "log p(x) of a test image, exactly",
+        "a lower bound on log p(x), like the ELBO",
+        "new samples, and any statistic of them",
+    ],
+    answer=2,
+    why="An implicit model defines p(x) only through the sampling procedure: its density is "
+    "an integral over every ε with G(ε) = x, which has no formula. Samples are all it gives; "
+    "GANs are trained from samples alone for that reason.",
+)
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Maximum likelihood = minimum KL divergence
@@ -230,6 +250,30 @@ def show_fit(theta=0.0):
 
 explore(show_fit, theta=(-3.0, 3.0, 0.25))
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "p_data has mean 1.2 and variance 2.0 (any shape). You fit N(θ, 1) by maximum likelihood. "
+    "What is the smallest cross-entropy −E_p_data[log N(x; θ, 1)] you can reach, in nats?",
+    answer=0.5 * (math.log(2 * math.pi) + 2.0),
+    why="The cross-entropy is ½[log 2π + v + (m − θ)²] with σ = 1. It is smallest at θ* = m = "
+    "1.2, where it equals ½(log 2π + 2) ≈ 1.919 nats; the mean 1.2 does not enter the value.",
+)
+quiz.choice(
+    "Why can maximum likelihood be run without knowing the density p_data(x)?",
+    [
+        "The entropy H(p_data) cancels, and E_p_data[log p_θ(x)] is an average over data samples",
+        "Because KL(p_data ‖ p_θ) is symmetric",
+        "Because p_θ is normalised",
+    ],
+    answer=0,
+    why="KL(p_data ‖ p_θ) = −E_p_data[log p_θ] − H(p_data). The entropy does not depend on θ, "
+    "and the remaining expectation is estimated by averaging log p_θ over the training set.",
+)
+
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## From the expectation to the data: the empirical log-likelihood
 #
@@ -307,6 +351,21 @@ claim(
     theta_reverse=theta_rev,
     heavier_mode=1.5,
 )
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "One Gaussian is fitted to a density with two well-separated modes by minimising the "
+    "reverse divergence KL(p_θ ‖ p_data). Where does it settle?",
+    ["Between the modes, covering both", "On one mode", "Exactly on the overall mean"],
+    answer=1,
+    why="The reverse KL averages log(p_θ / p_data) over the model's own samples: mass placed "
+    "between the modes, where p_data is tiny, costs a lot, while ignoring a mode costs nothing. "
+    "It is mode seeking; the forward (maximum-likelihood) fit is mass covering.",
+)
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## ERM on tiny data: over-fitting and under-fitting
@@ -414,6 +473,24 @@ claim(
     bool(torch.isinf(hist64.log_prob(x_test)).any()),
     fraction_zero=torch.isinf(hist64.log_prob(x_test)).double().mean(),
 )
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "A 64-bin histogram fitted to 20 points gives some held-out points log-likelihood −∞. Why?",
+    [
+        "Its bins are too wide to resolve the density",
+        "Maximum likelihood gives every empty bin density exactly 0",
+        "The logarithm of a piecewise-constant function is undefined",
+    ],
+    answer=1,
+    why="The ML histogram puts n_b / (N w_b) in bin b: with 20 points and 64 bins most bins "
+    "are empty and get density 0, so a test point there has log p = −∞. A smaller hypothesis "
+    "space (fewer bins, a parametric family) or a prior avoids it.",
+)
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

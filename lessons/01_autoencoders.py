@@ -37,12 +37,14 @@
 # Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
+import math
+
 import matplotlib.pyplot as plt
 import torch
 
 from edu_gen.core import config, rng
 from edu_gen.core.train import fit
-from edu_gen.course import viz
+from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
@@ -123,6 +125,31 @@ claim_close(
     2 * sigma**2 * (gauss_nll - const),
     atol=1e-4,
 )
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "A pixel's target is x = 1 and the decoder outputs the logit a = 0 (so x̂ = 0.5). What is "
+    "that pixel's cross-entropy softplus(a) − x·a, in nats?",
+    answer=math.log(2),
+    why="softplus(0) = log(1 + e⁰) = log 2 ≈ 0.693 and x·a = 0. It equals −log 0.5: a "
+    "Bernoulli decoder that says 'half a chance' pays log 2 for each pixel it is unsure about.",
+)
+quiz.choice(
+    "Squared error as a reconstruction loss is, up to scale and a constant, the negative "
+    "log-likelihood of which decoder?",
+    [
+        "A Bernoulli decoder with means x̂",
+        "A Gaussian decoder N(x̂, σ²I) with a fixed σ",
+        "A Gaussian decoder whose σ is learned per pixel",
+    ],
+    answer=1,
+    why="−log N(x; x̂, σ²I) = ‖x − x̂‖² / (2σ²) + (D/2) log 2πσ². With σ fixed the second term "
+    "is a constant; with σ learned it is not, and the loss changes.",
+)
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training an autoencoder with a 2-D code
@@ -258,6 +285,25 @@ claim(
     pca=err_pca,
 )
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "A linear autoencoder with a K-dimensional code is trained to convergence on squared "
+    "error. What does its encoder's weight matrix give you?",
+    [
+        "The top-K principal directions, one per row, in order",
+        "A basis of the top-K principal subspace, not necessarily orthogonal or ordered",
+        "A random K-dimensional subspace",
+    ],
+    answer=1,
+    why="Any invertible K×K mixing A of the code, undone by A⁻¹ in the decoder, gives the same "
+    "reconstruction: the loss pins down the subspace, not the basis. That is why the lesson "
+    "compares subspaces by principal angles.",
+)
+
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A wider bottleneck reconstructs better
 #
@@ -381,7 +427,26 @@ claim(
 #
 # Note also the sweep above: at wide codes (K = 32) PCA's exact solution beats a briefly
 # trained non-linear network — more capacity only pays once it is trained to convergence.
-#
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "An autoencoder's code has as many units as the input (K = D = 64) and nothing else "
+    "constrains it. What can it learn?",
+    [
+        "The identity map: perfect reconstruction and a code that tells you nothing new",
+        "The PCA of the digits, necessarily",
+        "Nothing: training diverges",
+    ],
+    answer=0,
+    why="With K ≥ D the network can copy its input. A bottleneck (K < D), noise on the input "
+    "(chapter 02) or a prior on the code (chapters 03-04) is what forces it to find structure.",
+)
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 # * An autoencoder is $g\circ f$ trained to reconstruct; the bottleneck forces it to
 #   compress (eq. 17.1).

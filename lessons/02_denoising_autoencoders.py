@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen.core import config, rng
 from edu_gen.core.train import fit
-from edu_gen.course import viz
+from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
@@ -176,6 +176,19 @@ def show_corruption(kind="masking", level=0.4):
 
 
 explore(show_corruption, kind=["gaussian", "masking", "salt_and_pepper"], level=(0.0, 0.8, 0.1))
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "Masking noise with ν = 0.4 on a 64-pixel digit, each pixel kept independently with "
+    "probability 1 − ν. On average, how many pixels does the model see intact?",
+    answer=38.4,
+    why="Each pixel survives with probability 1 − ν = 0.6, so 0.6 × 64 = 38.4 on average "
+    "(Vincent et al. hide exactly round(νD) = 26 pixels instead, keeping 38).",
+)
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The denoising loss compares with the clean $x$
@@ -328,6 +341,32 @@ claim(
     mean_cosine=cosine.mean(),
 )
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "Data: x = 0 or x = 2 with equal probability; Gaussian noise σ = 1 gives x̃ = 1. What is "
+    "the best squared-error reconstruction r*(x̃) = E[x | x̃]?",
+    answer=1.0,
+    why="x̃ = 1 is equally far from both clean points, so both are equally likely given x̃ and "
+    "their average, 1, is the conditional mean. A DAE's output lands between the modes where "
+    "the noise makes the source ambiguous.",
+)
+quiz.choice(
+    "By Tweedie's formula, for small Gaussian noise σ the reconstruction vector r(x̃) − x̃ "
+    "of a well-trained DAE points...",
+    [
+        "along ∇ log p(x̃), towards regions of higher data density",
+        "along the noise ε that was added",
+        "towards the origin",
+    ],
+    answer=0,
+    why="r*(x̃) − x̃ = σ² ∇ log p_σ(x̃): the DAE estimates the score of the noisy data "
+    "density, which is what diffusion models learn at every noise level (chapter 08).",
+)
+
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Denoising digits
 #
@@ -454,6 +493,24 @@ claim(
     target_x=errors["Gaussian"]["DAE"],
     target_x_tilde=error_wrong,
 )
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "A model is trained on ‖x̃ − g(f(x̃))‖², i.e. to reconstruct the corrupted input. What "
+    "is the best it can learn?",
+    [
+        "The denoiser E[x | x̃]",
+        "The identity map on x̃: it learns to copy, not to denoise",
+        "The PCA of the clean data",
+    ],
+    answer=1,
+    why="The target x̃ is exactly the input, so copying scores zero loss. Only a clean target "
+    "x makes removing the noise the optimal thing to do.",
+)
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Stacked denoising autoencoders

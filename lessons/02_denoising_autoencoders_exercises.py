@@ -263,5 +263,5 @@ ax.quiver(
     color="tab:blue",
 )
 ax.set_aspect("equal")
-ax.set_title("corrupted points → reconstructions")
+ax.set(xlabel="$x_1$", ylabel="$x_2$", title="corrupted points → reconstructions")
 plt.show()
