@@ -6,7 +6,11 @@ import re
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
+
+from edu_gen.core.config import REPO_URL
+from edu_gen.course.build import absolute_links
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSARY = ROOT / "lessons" / "glossary.md"
@@ -36,3 +40,15 @@ def test_every_chapter_links_the_glossary_in_its_first_markdown_cell(lesson):
     assert links, f"{lesson.name}: no link to the glossary in the first markdown cell"
     for link in links:  # relative to the built notebook in notebooks/
         assert (ROOT / "notebooks" / link).resolve() == GLOSSARY
+
+
+def test_built_notebooks_link_the_glossary_on_github():
+    """Relative links break on Colab and in slides: the build makes them absolute."""
+    url = f"{REPO_URL}/blob/main/lessons/glossary.md"
+    for lesson in CHAPTERS:
+        built = nbformat.read(ROOT / "notebooks" / f"{lesson.stem}.ipynb", as_version=4)
+        text = "".join(c.source for c in built.cells if c.cell_type == "markdown")
+        assert f"]({url})" in text and "](../" not in text, lesson.name
+    assert absolute_links("see [x](../a/b.md) and [y](https://e.org/c)") == (
+        f"see [x]({REPO_URL}/blob/main/a/b.md) and [y](https://e.org/c)"
+    )

@@ -50,6 +50,16 @@ def colab_url(relpath: str) -> str:
     return f"https://colab.research.google.com/github/{slug}/blob/main/{relpath}"
 
 
+_REPO_LINK = re.compile(r"\]\(\.\./([^)\s]+)\)")
+
+
+def absolute_links(markdown: str) -> str:
+    """Point links to repository files (``](../lessons/glossary.md)``, written relative to
+    the built notebook) at the file on GitHub, so that they also work on Colab, in slides
+    and in exported HTML, where the repository's folders are not next to the notebook."""
+    return _REPO_LINK.sub(lambda m: f"]({REPO_URL}/blob/main/{m.group(1)})", markdown)
+
+
 def strip_solutions(source: str, *, keep: bool) -> str:
     """Remove solution markers (``keep=True``) or replace each region by a raise."""
     out: list[str] = []
@@ -88,7 +98,7 @@ def _normalise(nb: nbformat.NotebookNode, relpath: str) -> nbformat.NotebookNode
         if cell.cell_type == "code":
             new = nbformat.v4.new_code_cell(cell.source, metadata=meta)
         elif cell.cell_type == "markdown":
-            new = nbformat.v4.new_markdown_cell(cell.source, metadata=meta)
+            new = nbformat.v4.new_markdown_cell(absolute_links(cell.source), metadata=meta)
         else:
             new = nbformat.v4.new_raw_cell(cell.source, metadata=meta)
         new["id"] = f"c{index:03d}"
