@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("EDU_GEN_FAST", "1")
 os.environ.setdefault("EDU_GEN_STRICT", "1")
@@ -36,3 +38,19 @@ def _seed_global_rngs():
 
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+JS_CACHE = Path(
+    os.environ.get("EDU_GEN_JS_CACHE", Path(__file__).resolve().parents[1] / ".cache/edu_gen/js")
+)
+
+
+@pytest.fixture(scope="session")
+def js_cache() -> Path:
+    """The slides' pinned JavaScript, installed once into the repo's ignored cache."""
+    from edu_gen.course import slides
+
+    if shutil.which("npm") is None and slides.missing_offline_packages(JS_CACHE):
+        pytest.skip("npm is not installed and the offline JavaScript cache is empty")
+    slides.install_offline_assets(JS_CACHE)
+    return JS_CACHE

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +13,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from edu_gen.course import slides
 
 REPO = Path(__file__).resolve().parents[1]
-JS_CACHE = Path(os.environ.get("EDU_GEN_JS_CACHE", REPO / ".cache" / "edu_gen" / "js"))
 CHROMIUM = "/usr/bin/chromium"
 
 EQUATION = r"$$\int_0^1 x^2\,dx = \tfrac13$$"
@@ -78,9 +75,17 @@ def test_slides_drop_setup_cells_and_keep_structure(tmp_path: Path) -> None:
 
     assert "SETUP-MARKER" not in html
     assert "SKIPPED-MARKER" not in html
-    assert "INPUT-KEPT" in html and "OUTPUT-DROPPED" not in html
-    assert "OUTPUT-KEPT" in html and "INPUT-DROPPED" not in html
-    assert "CODE-CELL" in html and "CODE-OUT 2" in html and "SUBSLIDE-BODY" in html
+    assert "OUTPUT-DROPPED" not in html and "OUTPUT-KEPT" in html
+    assert "CODE-OUT 2" in html and "SUBSLIDE-BODY" in html
+    # a lecture shows what code produces; the code itself is in the speaker notes
+    notes = " ".join(re.findall(r'<aside class="notes">(.*?)</aside>', html, re.S))
+    slides_only = re.sub(r'<aside class="notes">.*?</aside>', "", html, flags=re.S)
+    assert "CODE-CELL" in notes and "CODE-CELL" not in slides_only
+    assert "INPUT-KEPT" not in slides_only  # no output left to show: the cell is skipped
+    coded = slides.build_slides(_lesson(tmp_path / "01_demo.ipynb"), tmp_path / "code", code=True)
+    coded_html = re.sub(r'<aside class="notes">.*?</aside>', "", coded.read_text(), flags=re.S)
+    assert "CODE-CELL" in coded_html and "INPUT-KEPT" in coded_html
+    assert "INPUT-DROPPED" not in coded_html  # remove_input wins over --code
 
     assert '<div class="reveal">' in html and '<div class="slides">' in html
     # slide 1 = <section> holding two vertical <section>s (title, subslide); slide 2 = one more
@@ -167,15 +172,6 @@ def test_build_all_converts_every_notebook(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- offline
-
-
-@pytest.fixture(scope="session")
-def js_cache() -> Path:
-    """The pinned JavaScript, installed once into the repo's ignored cache."""
-    if shutil.which("npm") is None and slides.missing_offline_packages(JS_CACHE):
-        pytest.skip("npm is not installed and the offline JavaScript cache is empty")
-    slides.install_offline_assets(JS_CACHE)
-    return JS_CACHE
 
 
 def _render(deck: Path, profile: Path) -> str:

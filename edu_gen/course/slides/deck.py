@@ -1,5 +1,8 @@
 """Export: a lesson notebook → a reveal.js deck (nbconvert's SlidesExporter with a child
 template), online or offline, and the ``edu-gen slides`` command.
+
+Length: export, building one deck or all, and the command with its options read in one
+place; the template is in ``template.py``, the browser review in ``review.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from edu_gen.course.slides.assets import (
     copy_portable,
     install_offline_assets,
 )
+from edu_gen.course.slides.lecture import lecture
 from edu_gen.course.slides.offline import offline_problems
+from edu_gen.course.slides.template import LECTURE_CSS, SLIDE_SIZE, TEMPLATE_NAME, TEMPLATE_SOURCE
 
 DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
 DEFAULT_OUT_DIR = Path("build/slides")
@@ -43,24 +48,6 @@ MATHJAX_CONFIG = "TeX-AMS_CHTML-full,Safe"
 
 ONLINE_REVEAL_PREFIX = "https://unpkg.com/reveal.js@{version}"
 """Online decks load the same reveal.js version that offline decks install."""
-
-_TEMPLATE_NAME = "edu_gen_reveal.html.j2"
-# The stock reveal template imports mermaid as an ES module from a CDN in every deck.
-# ES modules do not load from file:// pages, so this child template emits mermaid only
-# for notebooks that contain a diagram: the CDN import online, and the package's
-# self-contained classic-script build (``dist/mermaid.min.js``) offline.
-_TEMPLATE_SOURCE = """\
-{%- extends 'index.html.j2' -%}
-{%- block html_head_js_mermaidjs -%}
-{%- if resources.edu_gen_mermaid == 'local' %}
-<script src="{{ resources.edu_gen_mermaid_src }}"></script>
-<script>mermaid.initialize({ startOnLoad: true });</script>
-{%- elif resources.edu_gen_mermaid == 'cdn' -%}
-{{ super() }}
-{%- endif -%}
-{%- endblock html_head_js_mermaidjs -%}
-"""
-
 
 # --------------------------------------------------------------------------- export
 
@@ -126,8 +113,8 @@ def _exporter(theme: str, urls: dict[str, str] | None):
         config.SlidesExporter.widget_renderer_url = urls.get("html_manager", "")
     return SlidesExporter(
         config=config,
-        extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE_SOURCE})],
-        template_file=_TEMPLATE_NAME,
+        extra_loaders=[DictLoader({TEMPLATE_NAME: TEMPLATE_SOURCE})],
+        template_file=TEMPLATE_NAME,
     )
 
 
@@ -148,6 +135,9 @@ def export_slides(
     needs = notebook_needs(nb)
     resources: dict[str, object] = {
         "metadata": {"name": name, "path": str(path)},
+        "edu_gen_css": LECTURE_CSS,
+        "edu_gen_width": SLIDE_SIZE[0],
+        "edu_gen_height": SLIDE_SIZE[1],
         "edu_gen_mermaid": "",
         "edu_gen_mermaid_src": "",
     }
@@ -169,8 +159,12 @@ def build_slides(
     execute: bool = False,
     theme: str = DEFAULT_THEME,
     portable: bool = False,
+    code: bool = False,
 ) -> Path:
     """Write ``<out_dir>/<stem>.slides.html`` for one notebook and return its path.
+
+    The notebook is arranged as a lecture first (:func:`~edu_gen.course.slides.lecture.
+    lecture`: code hidden unless tagged ``show_code`` or ``code=True``, pagination).
 
     ``offline=True`` installs the pinned JavaScript into ``cache_dir`` if needed and points
     the deck at it through relative paths; ``portable=True`` (implies offline) copies it to
@@ -183,6 +177,7 @@ def build_slides(
     nb = nbformat.read(notebook, as_version=4)
     if execute:
         nb = execute_notebook(nb, notebook.parent)
+    nb = lecture(nb, code=code)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{notebook.stem}.slides.html"
     urls = None
@@ -215,6 +210,7 @@ def build_all(
     execute: bool = False,
     theme: str = DEFAULT_THEME,
     portable: bool = False,
+    code: bool = False,
 ) -> list[Path]:
     """:func:`build_slides` for every ``notebooks_dir/*.ipynb`` (sorted); return the decks."""
     notebooks_dir = Path(notebooks_dir)
@@ -229,6 +225,7 @@ def build_all(
             execute=execute,
             theme=theme,
             portable=portable,
+            code=code,
         )
         for notebook in sorted(notebooks_dir.glob("*.ipynb"))
     ]
@@ -264,6 +261,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--execute", action="store_true", help="run each notebook first (FAST mode) for figures"
     )
     parser.add_argument("--theme", default=DEFAULT_THEME, help="reveal.js theme name")
+    parser.add_argument(
+        "--code",
+        action="store_true",
+        help="show every code cell (default: only cells tagged "
+        "show_code; the others' code is in the speaker notes)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="open each deck in headless Chromium and fail if a slide overflows 1280×720",
+    )
+    parser.add_argument("--pdf", action="store_true", help="also print a PDF handout per deck")
+    parser.add_argument(
+        "--sheet", action="store_true", help="with --pdf: also a contact sheet (PNG) per deck"
+    )
     args = parser.parse_args(argv)
     options = {
         "offline": args.offline,
@@ -271,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cache_dir": args.cache,
         "execute": args.execute,
         "theme": args.theme,
+        "code": args.code,
     }
     try:
         if args.notebooks:
@@ -284,7 +297,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(deck)
     if not decks:
         print(f"edu-gen slides: no notebooks found in {DEFAULT_NOTEBOOKS_DIR}", file=sys.stderr)
-    return 0
+    sources = args.notebooks or sorted(DEFAULT_NOTEBOOKS_DIR.glob("*.ipynb"))
+    return _review(decks, sources, check=args.check, pdf=args.pdf, sheet=args.sheet)
+
+
+def _review(decks: list[Path], sources: list[Path], *, check: bool, pdf: bool, sheet: bool) -> int:
+    from edu_gen.course.slides.browser import BrowserError
+    from edu_gen.course.slides.review import handout, review
+
+    problems: list[str] = []
+    try:
+        for deck, source in zip(decks, sources, strict=True):
+            if check:
+                problems += review(deck, source)
+            if pdf or sheet:
+                for path in handout(deck, sheet=sheet):
+                    print(path)
+    except (BrowserError, RuntimeError) as error:
+        print(f"edu-gen slides: error: {error}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"edu-gen slides: {problem}", file=sys.stderr)
+    if check:
+        print(f"checked {len(decks)} deck(s): {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

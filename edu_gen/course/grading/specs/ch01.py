@@ -1,5 +1,8 @@
 """Chapter 01 exercises: the autoencoder equations (17.1-17.2), the PCA link, and one
-training step of an autoencoder (the chapter's central algorithm)."""
+training step of an autoencoder (the chapter's central algorithm).
+
+Length: one module per chapter's exercises; five specs with their planted mistakes.
+"""
 
 from __future__ import annotations
 
