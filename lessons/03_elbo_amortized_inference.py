@@ -55,7 +55,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import log_normal
 from edu_gen.core.train import fit
-from edu_gen.course import diagrams, viz
+from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, digits_loader
 from edu_gen.models import elbo as E
@@ -154,6 +154,18 @@ claim_close(
     "log p(x,z) − log p(z|x) = log p(x) at 16 random z", bayes, log_px.expand(16, 8), atol=1e-8
 )
 
+# %%
+quiz.choice(
+    "In variational EM, which step can make the bound tight, ELBO = log p(x)?",
+    [
+        "the E-step, by setting q(z) to the posterior p(z|x): the gap KL(q ‖ p(z|x)) becomes 0",
+        "the M-step, by maximising the ELBO over θ with q fixed",
+        "neither: Jensen's inequality is always strict",
+    ],
+    answer=0,
+    why="The gap log p(x) − ELBO(q) is exactly KL(q ‖ p(z|x)), which is zero when q is the posterior. The M-step raises the ELBO by changing θ, which in general moves the posterior away from q and reopens a gap. Jensen's inequality is an equality when log w = log p(x,z) − log q(z) is constant in z, which is what q = p(z|x) makes it.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The gap is the KL to the posterior — for any q
 #
@@ -205,6 +217,14 @@ ax.fill_between(shifts, elbos, float(log_px[0]), alpha=0.15, label="gap = KL(q�
 ax.set(xlabel="shift of q's mean from the posterior mean", ylabel="nats")
 ax.legend(fontsize=8)
 plt.show()
+
+# %%
+quiz.number(
+    "Take z ~ N(0, 1), x | z ~ N(z, 1) and observe x = 1, so the posterior is N(1/2, 1/2). How many nats below log p(x) is the ELBO of q = N(0, 1), the prior? (3 decimals)",
+    answer=0.403,
+    why="The gap is KL(q ‖ p(z|x)) = log(s_p/s_q) + (s_q² + (μ_q − μ_p)²)/(2 s_p²) − ½ = log √0.5 + (1 + 0.25)/(2 · 0.5) − 0.5 = −0.347 + 1.25 − 0.5 ≈ 0.403 nats.",
+    tolerance=0.005,
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Estimating the ELBO by sampling
@@ -303,6 +323,14 @@ claim(
     elbo_q_star=elbo_star.mean(),
     elbo_marginal=elbo_marginal.mean(),
     log_px=log_px.mean(),
+)
+
+# %%
+quiz.number(
+    "A 2-D Gaussian posterior has unit marginal variances and correlation 0.8, S = [[1, 0.8], [0.8, 1]]. Which variance does the best diagonal q give z₁? (2 decimals)",
+    answer=0.36,
+    why="The optimum is 1/(S⁻¹)₁₁. Here S⁻¹ = [[1, −0.8], [−0.8, 1]]/(1 − 0.64), so (S⁻¹)₁₁ = 1/0.36 and the variance is 0.36 = 1 − 0.8²: the conditional variance of z₁ given z₂, much smaller than the marginal variance 1.",
+    tolerance=0.005,
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -451,6 +479,18 @@ claim(
     amortization_gap.mean() > approximation_gap.mean(),
     amortization_gap=amortization_gap.mean(),
     approximation_gap=approximation_gap.mean(),
+)
+
+# %%
+quiz.choice(
+    "The decoder stays fixed. Which gap can a larger encoder, trained longer, close?",
+    [
+        "the amortization gap ELBO(q*) − ELBO(q_φ): a better encoder can output each digit's best diagonal q*",
+        "the approximation gap log p(x) − ELBO(q*): a better encoder makes q Gaussian enough",
+        "both gaps",
+    ],
+    answer=0,
+    why="The encoder only chooses which diagonal Gaussian to output for each x; the best it can do is q* for every x, which closes the amortization gap. The approximation gap is KL(q* ‖ p(z|x)) and belongs to the family: closing it needs a richer q (full covariance, flows) or a decoder whose posteriors are closer to diagonal Gaussians.",
 )
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

@@ -14,7 +14,9 @@
 # %% [markdown]
 # # 03 · The ELBO and amortized inference — exercises
 #
-# Four graded exercises. Write your code where it says `raise NotImplementedError`, then run
+# Five graded exercises: four warm-ups of 10 points, then the chapter's central algorithm
+# (exercise 5, 20 points): one gradient step of amortized inference, which you then use to
+# train an encoder. Write your code where it says `raise NotImplementedError`, then run
 # the `check(...)` cell under it: it runs randomised tests against the reference
 # implementation and prints your points, with a hint when your answer matches a common
 # mistake. Later cells use your function once it passes (the reference until then).
@@ -32,6 +34,7 @@
 # %% tags=["setup"]
 import math
 
+import matplotlib.pyplot as plt
 import torch
 
 from edu_gen.core import config, rng
@@ -39,6 +42,7 @@ from edu_gen.core.distributions import log_normal
 from edu_gen.course.grading import check
 from edu_gen.models import elbo as E
 from edu_gen.models import topics as tp
+from edu_gen.models import vae
 
 g = rng.seed_everything(0)
 print(config.banner())
@@ -211,3 +215,114 @@ unigram_ll = doc_fn(counts, torch.zeros_like(z_topic), R_true, b_unigram)
 print(f"{int(pure.sum())} single-topic documents")
 print(f"perplexity with z = e_topic: {math.exp(-float(topic_ll.sum() / words)):.2f}")
 print(f"perplexity of the unigram model: {math.exp(-float(unigram_ll.sum() / words)):.2f}")
+
+# %% [markdown]
+# ## Exercise 5 — amortized inference: the encoder's ELBO step (eq. 17.10, 20 points)
+#
+# Per-datapoint inference optimises a separate $q_n$ for every observation. *Amortized*
+# inference trains one network, the encoder $x\mapsto(\mu_\phi(x), \ell_\phi(x))$, whose
+# output is $q_\phi(z\mid x) = \mathcal N(\mu_\phi(x), \mathrm{diag}\,e^{\ell_\phi(x)})$ for
+# any $x$. The generative model stays fixed here; only $\phi$ learns, by gradient **ascent** on
+# the batch-average Monte Carlo ELBO of exercise 1:
+#
+# $$\widehat{\mathcal L}(\phi) = \frac1N\sum_{n=1}^N\frac1S\sum_{s=1}^S
+#   \big[\log p(x_n, z_{sn}) - \log q_\phi(z_{sn}\mid x_n)\big],\qquad
+#   z_{sn} = \mu_\phi(x_n) + e^{\ell_\phi(x_n)/2}\odot\varepsilon_{sn}.$$
+#
+# Write `amortized_elbo_step(encoder, optimizer, log_joint, x, eps)` that performs **one**
+# step and returns $\widehat{\mathcal L}$ (before the step) as a Python float:
+#
+# * `encoder(x)` returns `(mean, logvar)`, each `[N, K]`, for a batch `x` `[N, D]`;
+# * `log_joint(x, z)` returns $\log p(x, z)$ `[S, N]` for `z` `[S, N, K]`;
+# * `eps` is the standard-normal noise `[S, N, K]` (passed in so the step is reproducible);
+# * `optimizer` holds the encoder's parameters. Optimisers *minimise*: step on the loss
+#   $-\widehat{\mathcal L}$. Clear the gradients of the previous step first.
+#
+# The check grades the ELBO you return and the encoder's parameters after your step, on
+# small models with gradients left over from an earlier step.
+
+
+# %%
+def amortized_elbo_step(encoder, optimizer, log_joint, x, eps):
+    ### BEGIN SOLUTION
+    optimizer.zero_grad()
+    mean, logvar = encoder(x)
+    z = mean + torch.exp(0.5 * logvar) * eps
+    elbo = (log_joint(x, z) - log_normal(z, mean, logvar)).mean()
+    (-elbo).backward()
+    optimizer.step()
+    return elbo.item()
+    ### END SOLUTION
+
+
+result_step = check("03.amortized_elbo_step", amortized_elbo_step)
+
+# %% [markdown]
+# Use it: train an encoder (an MLP with one hidden layer) on 512 observations of the
+# linear-Gaussian model above, with *your* step (the reference until yours passes), 64
+# observations and 8 noise draws per step. Because this model is exact, we can score the
+# encoder's $q_\phi$ without noise after every few steps, `model.elbo(x, mean, logvar)`, and
+# compare it with two ceilings:
+#
+# * $\log p(x)$, the evidence, which no $q$ can exceed;
+# * $\mathrm{ELBO}(q^*)$ with $q^*$ your best diagonal Gaussian of exercise 3, the best that
+#   *any* diagonal $q$, amortized or not, can do.
+#
+# $\log p(x) - \mathrm{ELBO}(q^*)$ is the **approximation gap** of the diagonal family;
+# $\mathrm{ELBO}(q^*) - \mathrm{ELBO}(q_\phi)$ is the **amortization gap**, what the shared
+# encoder still misses. Only the second can shrink with training.
+
+# %%
+step_fn = result_step.choose(amortized_elbo_step)
+x_train, _ = model.sample(512, g)
+log_px_train = model.log_marginal(x_train).mean()
+best_mean, best_logvar = mf_fn(*model.posterior(x_train))
+elbo_best = model.elbo(x_train, best_mean, best_logvar).mean()
+
+rng.seed_everything(0)
+encoder = vae.GaussianEncoder(6, 2, hidden=(32,)).double()
+optimizer = torch.optim.Adam(encoder.parameters(), lr=1e-2)
+noise = rng.generator(1)
+n_steps = config.pick(1000, 300)
+returned, scored = [], []
+for step in range(n_steps):
+    batch = x_train[torch.randint(0, len(x_train), (64,), generator=noise)]
+    eps = torch.randn(8, 64, 2, generator=noise, dtype=torch.float64)
+    returned.append(step_fn(encoder, optimizer, model.log_joint, batch, eps))
+    if step % 10 == 9:
+        with torch.no_grad():
+            scored.append((step + 1, float(model.elbo(x_train, *encoder(x_train)).mean())))
+steps_scored, elbo_scored = zip(*scored)
+approximation_gap = float(log_px_train - elbo_best)
+amortization_gap = float(elbo_best) - elbo_scored[-1]
+print(f"mean log p(x)             : {float(log_px_train):8.3f} nats")
+print(f"mean ELBO(q*), best diag. : {float(elbo_best):8.3f}")
+print(f"mean ELBO(q_phi), encoder : {elbo_scored[-1]:8.3f}  after {n_steps} steps")
+print(f"approximation gap {approximation_gap:.3f}, amortization gap {amortization_gap:.3f} nats")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+for ax, first in zip(axes, (0, n_steps // 3)):
+    ax.plot(range(first + 1, n_steps + 1), returned[first:], color="C0", alpha=0.3, lw=0.8,
+            label="Monte Carlo ELBO your step returned (one batch)")  # fmt: skip
+    keep = [i for i, s in enumerate(steps_scored) if s > first]
+    ax.plot([steps_scored[i] for i in keep], [elbo_scored[i] for i in keep], color="C0",
+            label="exact ELBO(q_φ), all 512 observations")  # fmt: skip
+    ax.axhline(float(log_px_train), color="k", label="log p(x) (exact)")
+    ax.axhline(float(elbo_best), color="C1", ls="--", label="ELBO(q*), best diagonal q")
+    ax.set(xlabel="training step", ylabel="nats per observation (mean)")
+axes[0].set_title("the whole run")
+lo = float(elbo_best) - 4 * max(approximation_gap, 0.1)
+axes[1].set(
+    ylim=(lo, float(log_px_train) + 0.5), title=f"zoom on steps {n_steps // 3 + 1}-{n_steps}"
+)
+for top, bottom, name, x_at in (
+    (float(log_px_train), float(elbo_best), "approximation gap", 0.97 * n_steps),
+    (float(elbo_best), elbo_scored[-1], "amortization gap", 0.90 * n_steps),
+):
+    axes[1].annotate("", (x_at, bottom), (x_at, top), arrowprops={"arrowstyle": "<->"})
+    axes[1].text(x_at - 0.01 * n_steps, (top + bottom) / 2, name, ha="right", va="center",
+                 fontsize=8, bbox={"facecolor": "white", "edgecolor": "none"})  # fmt: skip
+axes[0].legend(fontsize=8, loc="lower right")
+plt.tight_layout()
+plt.show()

@@ -26,8 +26,9 @@
 # 2. families of distributions that can be sampled as $z = g(\varepsilon)$ from fixed noise:
 #    location-scale, inverse CDF, transforms;
 # 3. the closed-form KL divergence between Gaussians, checked against Monte Carlo;
-# 4. the VAE on digits with a Bernoulli and a Gaussian decoder, its 2-D latent map and a
-#    decoded grid (the "manifold" figure of the lecture notes, §2.13), a latent traversal;
+# 4. the VAE's training step written out line by line (and checked against the package's
+#    loss), then the VAE on digits with a Bernoulli and a Gaussian decoder, its 2-D latent map
+#    and a decoded grid (the "manifold" figure of the lecture notes, §2.13), a latent traversal;
 # 5. posterior collapse with a strong decoder, and two remedies, measured by active units.
 #
 # References: Kingma & Welling (2014), *Auto-encoding variational Bayes*; Rezende, Mohamed &
@@ -43,17 +44,19 @@
 # Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
+import copy
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats as st
 import torch
+import torch.nn.functional as F
 
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import kl_normal, log_normal
 from edu_gen.core.train import fit
-from edu_gen.course import diagrams, viz
+from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
 from edu_gen.data import digits, digits_loader
@@ -185,6 +188,18 @@ for ax, name in zip(axes, smooth):
 axes[0].legend()
 plt.tight_layout()
 plt.show()
+
+# %%
+quiz.choice(
+    "Keep f(z) = z² and μ = 1 and shrink σ towards 0. What happens to the per-sample variance of the score-function estimate of ∂/∂μ?",
+    [
+        "it grows without bound: the score (z − μ)/σ² = ε/σ blows up while f(z) stays near f(μ) = 1",
+        "it shrinks like σ², as the pathwise estimate's does",
+        "it stays constant: the score has mean zero for every σ",
+    ],
+    answer=0,
+    why="The estimate is f(z)·ε/σ with f(z) ≈ f(μ) = 1 for small σ, so its variance is about f(μ)²/σ², which grows as σ → 0 (the table's ratio is largest at σ = 0.1). The pathwise estimate f'(z) = 2z tends to the constant 2μ, so its variance tends to 0. The score having mean zero makes the estimator unbiased; it says nothing about its variance.",
+)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Where only the score function works
@@ -359,6 +374,14 @@ ax.set(xscale="log", xlabel="samples", ylabel="KL (nats)", ylim=(closed[0] - 3, 
 ax.legend()
 plt.show()
 
+# %%
+quiz.number(
+    "A one-dimensional posterior q(z|x) = N(1, 0.5²). How many nats is KL(q ‖ N(0, 1))? (3 decimals)",
+    answer=0.818,
+    why="½(μ² + σ² − log σ² − 1) = ½(1 + 0.25 − log 0.25 − 1) = ½(0.25 + 1.386) ≈ 0.818 nats. Note that log σ² = 2 log 0.5: a VAE's encoder outputs ℓ = log σ², not σ.",
+    tolerance=0.005,
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The variational autoencoder
 #
@@ -392,6 +415,75 @@ def knn_accuracy(model, k=5):
 
 
 accuracy_untrained = knn_accuracy(vae_2d)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### One training step, written out
+#
+# The runs below call `fit(model, vae.vae_loss, ...)`. Here is everything one of their steps
+# does, as plain code you can step through: encode, draw the noise *outside* the graph,
+# reparameterise, decode, the two terms of the ELBO, and one optimiser step on its negative.
+# (Exercise 5 asks you to write this step yourself.)
+
+
+# %%
+def vae_training_step(model, optimizer, x):
+    mu, logvar = model.encode(x)  # q_φ(z|x) = N(μ, diag e^ℓ): two [N, d] tensors
+    eps = torch.randn_like(mu)  # the only randomness: ε ~ N(0, I), no parameter in it
+    z = mu + torch.exp(0.5 * logvar) * eps  # z = μ + σ ⊙ ε with σ = e^{ℓ/2} (eq. 17.13)
+    logits = model.decoder(z)  # Bernoulli decoder: one logit a_j per pixel
+    log_px_given_z = (x * logits - F.softplus(logits)).sum(1)  # log p(x|z), summed over pixels
+    kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)  # KL(q(z|x) ‖ N(0, I)), closed form
+    loss = (kl - log_px_given_z).mean()  # −ELBO (eq. 17.16), averaged over the batch
+    optimizer.zero_grad()  # forget the previous step's gradients
+    loss.backward()  # ∂loss/∂φ flows through z into the encoder; ∂loss/∂θ into the decoder
+    optimizer.step()
+    return loss.item()
+
+
+# %% [markdown]
+# The claim: starting from the same weights and the same noise, this loop and `fit` with the
+# package's `vae.vae_loss` produce the same losses and the same trained weights.
+
+# %%
+n_check = config.pick(50, 20)
+check_batches = [x for x, _ in digits_loader("train", "binary", batch_size=128, seed=0)]
+check_batches = (check_batches * n_check)[:n_check]
+with rng.seeded(1):  # a fresh model, without moving the global random stream of later cells
+    open_model = vae.make_vae(64, latent_dim=2, hidden=(128,))
+package_model = copy.deepcopy(open_model)
+open_optimizer = torch.optim.Adam(open_model.parameters(), lr=3e-3)
+with rng.seeded(2):  # the noise ε of every step: the same stream for both runs
+    open_losses = [vae_training_step(open_model, open_optimizer, x) for x in check_batches]
+with rng.seeded(2):
+    package_history = fit(
+        package_model, vae.vae_loss, check_batches, steps=n_check, lr=3e-3, device="cpu",
+        progress=False,
+    )  # fmt: skip
+claim_close(
+    f"the open training step matches fit(model, vae.vae_loss): the same {n_check} losses…",
+    torch.tensor(open_losses),
+    torch.tensor(package_history["loss"]),
+    atol=1e-4,
+)
+claim_close(
+    "…and the same weights after the last step",
+    torch.cat([p.detach().reshape(-1) for p in open_model.parameters()]),
+    torch.cat([p.detach().reshape(-1) for p in package_model.parameters()]),
+    atol=1e-5,
+)
+print(f"loss over {n_check} steps: {open_losses[0]:.2f} → {open_losses[-1]:.2f} nats per digit")
+
+# %%
+quiz.choice(
+    "Suppose the step drew z = torch.normal(mu, torch.exp(0.5 * logvar)) instead of μ + σ ⊙ ε. What would the encoder learn?",
+    [
+        "nothing from the reconstruction term: the gradient of torch.normal's draw with respect to μ and σ is zero, so only the KL term trains the encoder, which drifts to the prior",
+        "the same as before: both draws have the distribution N(μ, σ²)",
+        "the same, only with noisier gradients, as with the score-function estimator",
+    ],
+    answer=0,
+    why="The samples have the same distribution, but autograd gives torch.normal's draw a zero derivative with respect to μ and σ: for backward, z is a constant. The decoder still learns, yet the encoder's only gradient is the KL's, which pulls every q(z|x) onto N(0, I). A score-function estimator would need the extra term f(z)∇log q(z), which this code does not compute.",
+)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A VAE with a 2-D code, Bernoulli decoder, binarised digits
@@ -530,6 +622,14 @@ viz.compare_rows(
     vmax=1,
 )
 plt.show()
+
+# %%
+quiz.number(
+    "A Gaussian decoder on D = 64 pixels reconstructs with expected squared error E‖x − m(z)‖² = 3.2. Which shared noise variance σ² maximises the ELBO?",
+    answer=0.05,
+    why="The ELBO's σ²-dependent part is −E‖x − m‖²/(2σ²) − (D/2) log σ²; its derivative is zero at σ² = E‖x − m‖²/D = 3.2/64 = 0.05, the mean squared error per pixel.",
+    tolerance=0.001,
+)
 
 # %%
 claim(

@@ -14,7 +14,9 @@
 # %% [markdown]
 # # 04 · Reparameterisation and the VAE — exercises
 #
-# Five graded exercises. Write your code where it says `raise NotImplementedError`, then run
+# Six graded exercises: five of 10 points and the chapter's central algorithm (exercise 5,
+# 20 points), the VAE's training step, which you then use to train a VAE with a 2-d code on
+# the digits. Write your code where it says `raise NotImplementedError`, then run
 # the `check(...)` cell under it: it runs randomised tests against the reference
 # implementation and prints your points, with a hint when your answer matches a common
 # mistake. Later cells use your function once it passes (the reference until then).
@@ -32,12 +34,14 @@
 # %% tags=["setup"]
 import math
 
+import matplotlib.pyplot as plt
 import scipy.stats as st
 import torch
 
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import log_normal
 from edu_gen.core.train import fit
+from edu_gen.course import viz
 from edu_gen.course.grading import check
 from edu_gen.data import digits, digits_loader
 from edu_gen.models import estimators as est
@@ -185,12 +189,110 @@ fit(
     progress=False,
 )
 model = model.cpu().eval()
-x_test, _ = digits("test", "binary")
+x_test, y_test = digits("test", "binary")
 with torch.no_grad():
     print(f"test ELBO: {vae.elbo(model, x_test)['elbo'].mean():.2f} nats per digit")
 
 # %% [markdown]
-# ## Exercise 5 — active units (10 points)
+# ## Exercise 5 — the VAE's training step (eq. 17.13, 17.16, 20 points)
+#
+# Now the whole algorithm. Write `vae_step(model, optimizer, x, eps)` that performs **one**
+# gradient step of a Bernoulli VAE on a batch of binary digits `x` `[N, D]` and returns the
+# loss (before the step) as a Python float:
+#
+# 1. encode: `mu, logvar = model.encode(x)`, each `[N, d]`;
+# 2. reparameterise with the given standard-normal noise `eps` `[N, d]`:
+#    $z = \mu + \sigma\odot\varepsilon$ with $\sigma = e^{\ell/2}$, so that the gradient reaches
+#    the encoder *through* the sample;
+# 3. decode: `model.decoder(z)` returns the Bernoulli logits $a$ `[N, D]`;
+# 4. the loss is your `negative_elbo` of exercise 4: $-\log p(x\mid z)$ summed over the
+#    pixels plus the closed-form $\mathrm{KL}(q(z\mid x)\,\|\,\mathcal N(0, I))$, averaged
+#    over the batch (you may call `loss_fn`, the version of it that passed its check);
+# 5. clear the gradients of the previous step, back-propagate, step the optimiser.
+#
+# The check grades the loss you return and the model's parameters after your step, on small
+# models with gradients left over from an earlier step.
+
+
+# %%
+def vae_step(model, optimizer, x, eps):
+    ### BEGIN SOLUTION
+    optimizer.zero_grad()
+    mu, logvar = model.encode(x)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    loss = loss_fn(x, model.decoder(z), mu, logvar)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+    ### END SOLUTION
+
+
+result_step = check("04.vae_step", vae_step)
+
+# %% [markdown]
+# Use it: train a VAE with a **2-dimensional** code on the binarised digits with *your* step
+# (the reference until yours passes), drawing the noise `eps` for every batch, and keep the
+# posterior means $\mu(x)$ of the test digits at a few epochs along the way.
+
+# %%
+step_fn = result_step.choose(vae_step)
+rng.seed_everything(0)
+vae_2d = vae.make_vae(64, latent_dim=2, hidden=(128,))
+optimizer = torch.optim.Adam(vae_2d.parameters(), lr=3e-3)
+loader = digits_loader("train", "binary", batch_size=64, seed=0)
+noise = rng.generator(2)
+epochs = config.pick(100, 10)
+snapshot_epochs = sorted({1, epochs // 5, epochs})
+with torch.no_grad():
+    snapshots = {0: vae_2d.encode(x_test)[0]}
+epoch_losses = []
+for epoch in range(1, epochs + 1):
+    losses = [
+        step_fn(vae_2d, optimizer, x, torch.randn(len(x), 2, generator=noise)) for x, _ in loader
+    ]
+    epoch_losses.append(sum(losses) / len(losses))
+    if epoch in snapshot_epochs:
+        with torch.no_grad():
+            snapshots[epoch] = vae_2d.encode(x_test)[0]
+vae_2d.eval()
+with torch.no_grad():
+    test_elbo = vae.elbo(vae_2d, x_test)["elbo"].mean()
+print(
+    f"training loss (-ELBO): epoch 1 {epoch_losses[0]:.2f}, epoch {epochs} {epoch_losses[-1]:.2f}"
+)
+print(f"test ELBO after {epochs} epochs: {test_elbo:.2f} nats per digit")
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(range(1, epochs + 1), epoch_losses, marker="o", ms=3)
+ax.set(xlabel="epoch", ylabel="training loss -ELBO (nats per digit)", title="your VAE step at work")
+plt.tight_layout()
+plt.show()
+
+lim = 1.05 * max(float(z.abs().max()) for z in snapshots.values())
+fig, axes = plt.subplots(1, len(snapshots), figsize=(3.3 * len(snapshots) + 1, 3.5))
+for ax, (epoch, z) in zip(axes, snapshots.items()):
+    viz.latent_scatter(z, y_test, ax=ax, title=f"after {epoch} epoch{'' if epoch == 1 else 's'}")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+    ax.get_legend().remove()
+axes[-1].legend(*axes[-1].get_legend_handles_labels(), title="digit", loc="upper left",
+                bbox_to_anchor=(1.02, 1), fontsize="small")  # fmt: skip
+fig.suptitle("posterior means μ(x) of the test digits over training")
+plt.tight_layout()
+plt.show()
+
+with torch.no_grad():
+    reconstructions = vae_2d(x_test[:10])
+    samples = vae_2d.sample(10, rng.generator(3))
+viz.compare_rows(
+    {"test digit": x_test[:10], "reconstruction": reconstructions, "sample, z ~ N(0, I)": samples},
+    vmin=0,
+    vmax=1,
+)
+plt.show()
+
+# %% [markdown]
+# ## Exercise 6 — active units (10 points)
 #
 # Given the posterior means $\mu(x_n)$ of $N$ inputs as a matrix `mu` `[N, d]`, return how many
 # units $u$ are *active* (Burda et al. 2016): $\mathrm{Var}_n\big(\mu_u(x_n)\big) > $ `threshold`.

@@ -1,14 +1,29 @@
 """Chapter 03 exercises: Monte Carlo ELBO, the exact linear-Gaussian posterior, the mean-field
-optimum and the softmax document likelihood (eq. 17.7, 17.14-17.15)."""
+optimum, the softmax document likelihood (eq. 17.7, 17.14-17.15) and the central one: a
+gradient step of amortized inference, an encoder trained on the Monte Carlo ELBO (eq. 17.10).
+
+Length: a little over 300 lines, kept as one module: one chapter's specs, each a reference, an
+input generator and its planted mistakes, read next to the chapter's exercise notebook.
+"""
 
 from __future__ import annotations
 
 import torch
 
+from edu_gen.core import rng
 from edu_gen.core.distributions import log_normal
-from edu_gen.course.grading.core import Case, Exercise, allclose, register, seeded_generator
+from edu_gen.course.grading.core import (
+    Case,
+    Exercise,
+    allclose,
+    register,
+    seeded_generator,
+    stale_gradients,
+    state_after,
+)
 from edu_gen.models import elbo as E
 from edu_gen.models import topics as tp
+from edu_gen.models import vae
 
 
 def _model(seed: int, d: int, k: int) -> E.LinearGaussian:
@@ -209,6 +224,91 @@ register(
             "a word that occurs n times contributes n log p(w | z)": lambda n, z, R, b: (
                 (n > 0).to(n.dtype) * torch.log_softmax(z @ R + b, -1)
             ).sum(-1),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ the central algorithm
+
+
+def _step_inputs(seed: int) -> dict:
+    """A small float64 encoder with gradients left over from an earlier backward pass, plain
+    SGD on it, the log joint of a linear-Gaussian model, a batch from it and the noise."""
+    g = seeded_generator(seed)
+    d, k, n, s = 5 + seed % 3, 2, 6 + seed % 4, 3 + seed % 3
+    model = _model(seed + 200, d, k)
+    x, _ = model.sample(n, g)
+    with rng.seeded(seed):
+        encoder = vae.GaussianEncoder(d, k, hidden=(8,)).double()
+    stale_gradients(encoder, g)
+    optimizer = torch.optim.SGD(encoder.parameters(), lr=[0.02, 0.05, 0.1][seed % 3])
+    eps = torch.randn(s, n, k, generator=g, dtype=torch.float64)
+    return {
+        "encoder": encoder,
+        "optimizer": optimizer,
+        "log_joint": model.log_joint,
+        "x": x,
+        "eps": eps,
+    }
+
+
+def ref_amortized_step(encoder, optimizer, log_joint, x, eps):
+    """One step of amortized inference: the encoder's q(z|x) for the batch, the Monte Carlo
+    ELBO with z = mu + sigma * eps, gradient *ascent* (descent on -ELBO); returns the ELBO."""
+    optimizer.zero_grad()
+    mean, logvar = encoder(x)
+    elbo = E.elbo_mc(lambda z: log_joint(x, z), mean, logvar, eps).mean()
+    (-elbo).backward()
+    optimizer.step()
+    return elbo.item()
+
+
+def _step_variant(encoder, optimizer, log_joint, x, eps, *, sign=-1.0, zero_grad=True,
+                  detach=False, scale_power=0.5, entropy=True, returned=1.0):  # fmt: skip
+    if zero_grad:
+        optimizer.zero_grad()
+    mean, logvar = encoder(x)
+    z = mean + torch.exp(scale_power * logvar) * eps
+    if detach:
+        z = z.detach()
+    log_w = log_joint(x, z) - (log_normal(z, mean, logvar) if entropy else 0.0)
+    elbo = log_w.mean()
+    (sign * elbo).backward()
+    optimizer.step()
+    return returned * elbo.item()
+
+
+register(
+    Exercise(
+        id="03.amortized_elbo_step",
+        title="One gradient step of amortized inference: an encoder ascends the Monte Carlo ELBO",
+        points=20,
+        inputs=_step_inputs,
+        reference=ref_amortized_step,
+        changes=("encoder", "optimizer"),  # a step updates them: that is its job
+        outcome=state_after("encoder"),  # graded: the ELBO it returns and the new parameters
+        perturb={"encoder": None, "optimizer": None},  # the optimiser holds the encoder's tensors
+        mistakes={
+            "ascend the ELBO: minimise the loss -ELBO (backward on minus the ELBO)": (
+                lambda *a: _step_variant(*a, sign=1.0)
+            ),
+            "clear the old gradients (optimizer.zero_grad()) before backward()": (
+                lambda *a: _step_variant(*a, zero_grad=False)
+            ),
+            "z = mu + sigma * eps must stay in the graph (no .detach()): the pathwise "
+            "gradient reaches the encoder through the sample": lambda *a: _step_variant(
+                *a, detach=True
+            ),
+            "sigma = exp(logvar / 2), not exp(logvar)": lambda *a: _step_variant(
+                *a, scale_power=1.0
+            ),
+            "the ELBO is E_q[log p(x, z) - log q(z|x)]: subtract log q (the entropy term)": (
+                lambda *a: _step_variant(*a, entropy=False)
+            ),
+            "return the ELBO estimate (higher is better), not the loss -ELBO": (
+                lambda *a: _step_variant(*a, returned=-1.0)
+            ),
         },
     )
 )

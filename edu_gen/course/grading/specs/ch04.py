@@ -1,4 +1,9 @@
-"""Chapter 04 exercises: gradient estimators, reparameterised sampling, the VAE's ELBO."""
+"""Chapter 04 exercises: gradient estimators, reparameterised sampling, the VAE's ELBO, and the
+central one: the VAE's reparameterised training step (eq. 17.13, 17.16).
+
+Length: a little over 300 lines, kept as one module: one chapter's specs, each a reference, an
+input generator and its planted mistakes, read next to the chapter's exercise notebook.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,16 @@ import math
 import torch
 import torch.nn.functional as F
 
+from edu_gen.core import rng
 from edu_gen.core.distributions import kl_normal
-from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
+from edu_gen.course.grading.core import (
+    Case,
+    Exercise,
+    register,
+    seeded_generator,
+    stale_gradients,
+    state_after,
+)
 from edu_gen.models import estimators as est
 from edu_gen.models import vae
 
@@ -237,6 +250,86 @@ register(
             "count units above the threshold": lambda mu, t: int((mu.var(dim=0) < t).sum()),
             "the variance of each unit across the data points (dim 0), not of the means": (
                 lambda mu, t: int((mu.mean(dim=0).abs() > t).sum())
+            ),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ the central algorithm
+
+
+def _step_inputs(seed: int) -> dict:
+    """A small float64 Bernoulli VAE with gradients left over from an earlier backward pass,
+    plain SGD on it, a batch of binary pixels and the standard-normal noise of one sample."""
+    g = seeded_generator(seed)
+    d, k, n = 10 + seed % 5, 2 + seed % 2, 6 + seed % 4
+    with rng.seeded(seed):
+        model = vae.make_vae(d, k, hidden=(8,)).double()
+    stale_gradients(model, g)
+    optimizer = torch.optim.SGD(model.parameters(), lr=[0.05, 0.1, 0.2][seed % 3])
+    x = (torch.rand(n, d, generator=g) > 0.5).double()
+    eps = torch.randn(n, k, generator=g, dtype=torch.float64)
+    return {"model": model, "optimizer": optimizer, "x": x, "eps": eps}
+
+
+def ref_vae_step(model, optimizer, x, eps):
+    """One step on minus the ELBO (eq. 17.16): z = mu + sigma * eps, Bernoulli decoder,
+    closed-form KL, averaged over the batch; returns the loss before the step."""
+    optimizer.zero_grad()
+    mu, logvar = model.encode(x)
+    z = vae.reparameterize(mu, logvar, eps)
+    loss = -(model.decoder.log_prob(x, z) - kl_normal(mu, logvar)).mean()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _vae_step_variant(model, optimizer, x, eps, *, zero_grad=True, detach=False,
+                      scale_power=0.5, kl_sign=1.0, pixel_mean=False):  # fmt: skip
+    if zero_grad:
+        optimizer.zero_grad()
+    mu, logvar = model.encode(x)
+    z = mu + torch.exp(scale_power * logvar) * eps
+    if detach:
+        z = z.detach()
+    nll = _nll(x, model.decoder(z))
+    nll = nll.mean(-1) if pixel_mean else nll.sum(-1)
+    loss = (nll + kl_sign * kl_normal(mu, logvar)).mean()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+register(
+    Exercise(
+        id="04.vae_step",
+        title="The VAE's reparameterised training step on minus the ELBO",
+        points=20,
+        inputs=_step_inputs,
+        reference=ref_vae_step,
+        changes=("model", "optimizer"),  # a step updates them: that is its job
+        outcome=state_after("model"),  # graded: the loss it returns and the new parameters
+        perturb={"model": None, "optimizer": None},  # the optimiser holds the model's tensors
+        mistakes={
+            "z = mu + sigma * eps must stay in the graph (no .detach(), no torch.normal): "
+            "the encoder learns the reconstruction term through the sample": lambda *a: (
+                _vae_step_variant(*a, detach=True)
+            ),
+            "sigma = exp(logvar / 2), not exp(logvar)": lambda *a: _vae_step_variant(
+                *a, scale_power=1.0
+            ),
+            "the loss -ELBO = -log p(x|z) + KL *adds* the KL": lambda *a: _vae_step_variant(
+                *a, kl_sign=-1.0
+            ),
+            "the loss includes the KL term, KL(q(z|x) || N(0, I))": lambda *a: _vae_step_variant(
+                *a, kl_sign=0.0
+            ),
+            "sum log p(x|z) over the pixels, then average over the batch": lambda *a: (
+                _vae_step_variant(*a, pixel_mean=True)
+            ),
+            "clear the old gradients (optimizer.zero_grad()) before loss.backward()": (
+                lambda *a: _vae_step_variant(*a, zero_grad=False)
             ),
         },
     )
