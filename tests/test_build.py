@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from edu_gen.core.config import REPO_URL
+from edu_gen.core.config import REPO_REF, REPO_URL
 from edu_gen.course import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,12 +87,31 @@ def test_built_notebook_shape(tmp_path):
     assert [c["id"] for c in nb.cells] == ["c000", "c001", "c002"]
     colab = nb.cells[0]
     assert colab.metadata["tags"] == ["setup"]
-    assert "google.colab" in colab.source and REPO_URL in colab.source
+    assert "google.colab" in colab.source and f"git+{REPO_URL}@{REPO_REF}" in colab.source
+    compile(colab.source, "colab-cell", "exec")  # valid Python
     assert nb.cells[1].metadata["slideshow"] == {"slide_type": "slide"}
     assert all(c.get("outputs", []) == [] for c in nb.cells)
     assert nb.metadata["edu_gen"]["source"] == "lessons/00_demo.py"
     exercise = nbformat.read(root / "exercises" / "00_demo_exercises.ipynb", as_version=4)
     assert "raise NotImplementedError" in exercise.cells[2].source
+
+
+def test_colab_cell_pins_the_package_version_and_a_fork_can_set_its_url(tmp_path, monkeypatch):
+    tomllib = pytest.importorskip("tomllib")
+
+    import edu_gen
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert REPO_REF == f"v{version}" == f"v{edu_gen.__version__}"
+    monkeypatch.setenv("EDU_GEN_REPO_URL", "https://github.com/someone/fork/")
+    root = _mini_repo(tmp_path)
+    build.build(root)
+    colab = nbformat.read(root / "notebooks" / "00_demo.ipynb", as_version=4).cells[0]
+    assert f"git+https://github.com/someone/fork@{REPO_REF}" in colab.source
+    assert "someone/fork/blob/main/x.ipynb" in build.colab_url("x.ipynb")
+    monkeypatch.setenv("EDU_GEN_REPO_URL", "git@github.com:someone/fork")
+    with pytest.raises(ValueError, match="EDU_GEN_REPO_URL"):
+        build.colab_cell_source()
 
 
 def test_check_detects_drift_and_orphans_ignoring_outputs(tmp_path):

@@ -22,7 +22,20 @@ import torch
 from edu_gen.core.checks import positive_int
 
 REPO_URL = "https://github.com/edu-gen/edu_gen"
-"""Where the Colab install cell of every notebook installs edu_gen from (kept only here)."""
+"""Where the Colab install cell of every notebook installs edu_gen from (kept only here);
+a fork builds its notebooks with ``EDU_GEN_REPO_URL`` (or ``edu-gen build --repo-url``)."""
+
+REPO_REF = "v0.1.0"
+"""The git tag the Colab install cell pins (``v`` + the package version, checked by the
+tests): a notebook installs the package it was built with, not whatever ``main`` is."""
+
+
+def repo_url() -> str:
+    """:data:`REPO_URL`, or ``EDU_GEN_REPO_URL`` where set (a fork's address)."""
+    url = os.environ.get("EDU_GEN_REPO_URL", "").strip() or REPO_URL
+    if not url.startswith("https://"):
+        raise ValueError(f"EDU_GEN_REPO_URL: expected an https:// repository address, got {url!r}")
+    return url.rstrip("/")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}

@@ -21,7 +21,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from edu_gen.core.config import REPO_URL
+from edu_gen.core.config import REPO_REF, repo_url
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -32,21 +32,36 @@ _KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python
 
 
 def colab_cell_source(extra: str = "") -> str:
-    """Source of the first cell: pip-install edu_gen, but only inside Google Colab."""
-    spec = f"edu_gen{extra} @ git+{REPO_URL}"
+    """Source of the first cell: on Colab only, install edu_gen at the pinned tag and keep
+    ``checkpoints/`` on Google Drive when Drive is mounted.
+
+    pip leaves the runtime's preinstalled torch, numpy and ipywidgets alone (they satisfy
+    the package's version ranges), so nothing needs a restart.
+    """
+    spec = f"edu_gen{extra} @ git+{repo_url()}@{REPO_REF}"
     return (
         "# Colab only: install the course package (does nothing on your own machine).\n"
+        "import os\n"
         "import subprocess\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{spec}"], check=True)'
+        f'    pip = [sys.executable, "-m", "pip", "install", "-q", "{spec}"]\n'
+        "    subprocess.run(pip, check=True)\n"
+        '    drive = "/content/drive/MyDrive"\n'
+        '    if os.path.isdir(drive) and not os.path.exists("checkpoints"):\n'
+        '        os.makedirs(f"{drive}/edu_gen/checkpoints", exist_ok=True)\n'
+        '        os.symlink(f"{drive}/edu_gen/checkpoints", "checkpoints")\n'
+        '        print("checkpoints/ is on Google Drive: training resumes after a runtime reset")\n'
+        '    elif not os.path.isdir(drive):\n'
+        '        print("Tip: mount Google Drive (Files → Mount Drive), then rerun this cell, "\n'
+        '              "to keep checkpoints when the runtime is recycled.")'
     )
 
 
 def colab_url(relpath: str) -> str:
-    """'Open in Colab' address of a built notebook, derived from the one REPO_URL."""
-    slug = REPO_URL.removeprefix("https://github.com/")
+    """'Open in Colab' address of a built notebook, derived from the one repository URL."""
+    slug = repo_url().removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{slug}/blob/main/{relpath}"
 
 
@@ -57,7 +72,7 @@ def absolute_links(markdown: str) -> str:
     """Point links to repository files (``](../lessons/glossary.md)``, written relative to
     the built notebook) at the file on GitHub, so that they also work on Colab, in slides
     and in exported HTML, where the repository's folders are not next to the notebook."""
-    return _REPO_LINK.sub(lambda m: f"]({REPO_URL}/blob/main/{m.group(1)})", markdown)
+    return _REPO_LINK.sub(lambda m: f"]({repo_url()}/blob/main/{m.group(1)})", markdown)
 
 
 def strip_solutions(source: str, *, keep: bool) -> str:
