@@ -81,6 +81,7 @@ def test_pick_and_mode_name_follow_fast(monkeypatch):
     assert pick(10_000, 50) == 50
     assert mode_name() == "FAST"
     monkeypatch.setenv("EDU_GEN_FAST", "0")
+    monkeypatch.setenv("EDU_GEN_DEVICE", "cpu")
     assert pick(full, small) is full
     assert pick(10_000, 50) == 10_000
     assert mode_name() == "full"
@@ -95,7 +96,29 @@ def test_banner_reports_mode_device_and_torch(monkeypatch):
     monkeypatch.setenv("EDU_GEN_FAST", "1")
     monkeypatch.setenv("EDU_GEN_DEVICE", "cpu")
     line = banner()
-    assert "mode: FAST" in line and "device: cpu" in line and torch.__version__ in line
+    assert "size: FAST" in line and "device: cpu" in line and torch.__version__ in line
+
+
+def test_size_profile_follows_fast_then_the_variable_then_the_device(monkeypatch):
+    from edu_gen.core import config
+
+    full, small, big = object(), object(), object()
+    monkeypatch.setenv("EDU_GEN_FAST", "1")
+    monkeypatch.setenv("EDU_GEN_SIZE", "gpu")
+    assert config.size() == "fast" and pick(full, small, gpu=big) is small  # CI stays FAST
+    monkeypatch.setenv("EDU_GEN_FAST", "0")
+    assert config.size() == "gpu" and pick(full, small, gpu=big) is big
+    assert mode_name() == "gpu" and pick(full, small) is full  # no gpu value: the cpu one
+    monkeypatch.setenv("EDU_GEN_SIZE", "fast")
+    assert config.fast() and pick(full, small, gpu=big) is small and mode_name() == "FAST"
+    monkeypatch.delenv("EDU_GEN_SIZE")
+    monkeypatch.setattr(config, "get_device", lambda *a, **k: torch.device("cuda"))
+    assert config.size() == "gpu"
+    monkeypatch.setattr(config, "get_device", lambda *a, **k: torch.device("cpu"))
+    assert config.size() == "cpu" and mode_name() == "full"
+    monkeypatch.setenv("EDU_GEN_SIZE", "huge")
+    with pytest.raises(ValueError, match="EDU_GEN_SIZE"):
+        config.size()
 
 
 # ------------------------------------------------------------------ seeding

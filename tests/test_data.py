@@ -494,3 +494,26 @@ def test_extract_member_verifies_before_writing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="SHA-256 mismatch for c.txt \\(member of both.zip\\)"):
         extract_member(archive, "a.txt", "0" * 64, tmp_path / "c.txt")
     assert not (tmp_path / "c.txt").exists()
+
+
+def test_mnist_subset_is_real_28x28_mnist_offline() -> None:
+    from edu_gen.data import load_images, mnist_subset, mnist_subset_loader
+
+    x_all, y_all = mnist_subset("all", "levels", flatten=False)
+    assert x_all.shape == (5000, 1, 28, 28) and torch.bincount(y_all).tolist() == [500] * 10
+    assert x_all.min() == 0 and x_all.max() == 255 and torch.equal(x_all, x_all.round())
+    assert x_all[:, :, 0, :].mean() < 1 < x_all[:, :, 10:18, 10:18].mean()  # ink in the middle
+    x_train, y_train = mnist_subset("train")
+    x_test, y_test = mnist_subset("test", "binary")
+    assert x_train.shape == (4000, 784) and x_test.shape == (1000, 784)
+    assert torch.bincount(y_test).tolist() == [100] * 10  # stratified
+    assert set(x_test.unique().tolist()) == {0.0, 1.0}
+    assert 0.0 <= float(x_train.min()) and float(x_train.max()) <= 1.0
+    a, _ = load_images("mnist_subset", "train", "signed")
+    assert torch.allclose(a, 2 * x_train - 1)
+    x, y = next(iter(mnist_subset_loader("test", batch_size=32, flatten=False)))
+    assert x.shape == (32, 1, 28, 28) and y.shape == (32,)
+    with pytest.raises(ValueError, match="split"):
+        mnist_subset("validation")
+    with pytest.raises(ValueError, match="test_size"):
+        mnist_subset(test_size=1.5)

@@ -37,6 +37,11 @@ def repo_url() -> str:
         raise ValueError(f"EDU_GEN_REPO_URL: expected an https:// repository address, got {url!r}")
     return url.rstrip("/")
 
+SIZES: tuple[str, ...] = ("fast", "cpu", "gpu")
+"""Size profiles: ``fast`` (CI, seconds per chapter), ``cpu`` (the 8×8 digits, minutes on a
+laptop), ``gpu`` (28×28 images and paper-sized models, minutes on a Colab GPU)."""
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 T = TypeVar("T")
@@ -67,8 +72,16 @@ def set_threads(n: int | None = None) -> int:
 
 
 def fast() -> bool:
-    """True when ``EDU_GEN_FAST`` is set to a true value (1/true/yes/on)."""
-    return env_flag("EDU_GEN_FAST")
+    """True in FAST mode: ``EDU_GEN_FAST`` set to a true value (1/true/yes/on), or
+    ``EDU_GEN_SIZE=fast``."""
+    return env_flag("EDU_GEN_FAST") or _size_variable() == "fast"
+
+
+def _size_variable() -> str:
+    chosen = os.environ.get("EDU_GEN_SIZE", "").strip().lower()
+    if chosen and chosen not in SIZES:
+        raise ValueError(f"EDU_GEN_SIZE: expected one of {list(SIZES)}, got {chosen!r}")
+    return chosen
 
 
 def strict() -> bool:
@@ -76,13 +89,33 @@ def strict() -> bool:
     return env_flag("EDU_GEN_STRICT")
 
 
-def pick(full: T, fast_value: T) -> T:
-    """Return ``fast_value`` in FAST mode and ``full`` otherwise."""
-    return fast_value if fast() else full
+def size() -> str:
+    """The size profile of this run: ``fast`` in FAST mode, else ``EDU_GEN_SIZE`` where
+    set, else ``gpu`` when the configured device (:func:`get_device`) is CUDA and ``cpu``
+    otherwise."""
+    if fast():  # EDU_GEN_FAST wins: CI stays fast whatever else is set
+        return "fast"
+    return _size_variable() or ("gpu" if get_device().type == "cuda" else "cpu")
+
+
+_UNSET = object()
+
+
+def pick(full: T, fast_value: T, gpu: T = _UNSET) -> T:  # type: ignore[assignment]
+    """``fast_value`` at the ``fast`` size, ``gpu`` (where given) at the ``gpu`` size, else
+    ``full``: ``epochs = config.pick(60, 4, gpu=30)``."""
+    profile = size()
+    if profile == "fast":
+        return fast_value
+    if profile == "gpu" and gpu is not _UNSET:
+        return gpu
+    return full
 
 
 def mode_name() -> str:
-    return "FAST" if fast() else "full"
+    """``FAST``, ``full`` (the cpu size) or ``gpu``: part of checkpoint names, so runs of
+    different sizes never resume each other."""
+    return {"fast": "FAST", "cpu": "full", "gpu": "gpu"}[size()]
 
 
 _DEVICES = ("cuda", "mps", "cpu")
@@ -117,7 +150,7 @@ def get_device(override: str | None = None) -> torch.device:
 
 def banner() -> str:
     """One line every lesson prints: mode, device, torch version."""
-    return f"edu_gen | mode: {mode_name()} | device: {get_device()} | torch {torch.__version__}"
+    return f"edu_gen | size: {mode_name()} | device: {get_device()} | torch {torch.__version__}"
 
 
 set_threads()

