@@ -27,8 +27,9 @@
 # 3. the IWAE bound $\mathcal L_k$ (eq. 17.22-17.24), computed stably with `logsumexp`;
 # 4. on a trained model: $\mathcal L_1 \le \mathcal L_5 \le \mathcal L_{50} \le \log\hat p(x)$, and the
 #    large-$k$ estimator of the test log-likelihood;
-# 5. VAE vs IWAE trained for the same number of epochs: test NLL and active units, next to
-#    the MNIST numbers of Burda et al. (2016).
+# 5. the IWAE loss written out line by line, checked against the package's `iwae_loss`; VAE vs
+#    IWAE trained for the same number of epochs: test NLL and active units, next to the
+#    MNIST numbers of Burda et al. (2016).
 #
 # References: Burda, Grosse & Salakhutdinov (2016), *Importance weighted autoencoders*;
 # Kingma & Welling (2014), *Auto-encoding variational Bayes*; Robert & Casella (2004),
@@ -48,7 +49,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen.core import config, rng
 from edu_gen.core.train import fit
-from edu_gen.course import viz
+from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, load_images
 from edu_gen.models import iwae, vae
@@ -136,6 +137,27 @@ claim(
     importance=rare_is,
 )
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Check your understanding
+
+# %%
+quiz.choice(
+    "You estimate E_p[f] for p = N(0, 1) by importance sampling from the *narrower* proposal "
+    "q = N(0, 0.5²). What goes wrong?",
+    [
+        "nothing: any q > 0 gives an unbiased estimate with a small variance",
+        "the weights p/q = 0.5·exp(1.5 z²) explode in the tails: their variance is infinite, "
+        "so the estimate is dominated by rare huge weights",
+        "the estimate is biased towards 0, because q puts little mass in the tails",
+        "the weights become negative where q < p",
+    ],
+    answer=1,
+    why="The estimate stays unbiased, but E_q[w²] = ∫ p²/q dz has an integrand that grows like "
+    "exp(z²), so the variance is infinite: most draws get small weights and a rare draw far out "
+    "gets an enormous one. A proposal needs tails at least as heavy as p·|f| — which is why the "
+    "rejection sampler below uses a wide Gaussian and the exercises a Cauchy.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Rejection sampling
 #
@@ -211,6 +233,17 @@ claim(
 )
 claim("the accepted draws follow the target (KS p > 0.001)", p_ks > 1e-3, p_value=p_ks)
 
+# %%
+quiz.number(
+    "Rejection sampling of p = N(0, 1) with a standard Cauchy proposal q: the smallest valid "
+    "envelope constant is M = max_z p(z)/q(z). How many proposals does it take, on average, "
+    "per accepted draw?",
+    answer=math.sqrt(2 * math.pi / math.e),
+    why="p/q = √(π/2)·(1 + z²)·exp(-z²/2) is largest at z² = 1, so M = √(π/2)·2e^{-1/2} = "
+    "√(2π/e) ≈ 1.520. Each proposal is kept with probability ∫ q·p/(Mq) dz = 1/M ≈ 0.658, so "
+    "the number of proposals per accepted draw is geometric with mean M ≈ 1.520.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The importance-weighted bound (eq. 17.22-17.24)
 #
@@ -251,6 +284,18 @@ claim_close(
     atol=1e-9,
 )
 
+# %%
+quiz.number(
+    "For one digit, k = 3 draws z_i ~ q(z|x) give the log-weights log w = (-10, -12, -14). "
+    "What is this sample of the IWAE bound, log((1/3) Σ_i w_i), in nats? (The ELBO estimate "
+    "from the same draws, the mean of the log-weights, is -12.)",
+    answer=-10 + math.log((1 + math.exp(-2) + math.exp(-4)) / 3),
+    why="logsumexp - log k: take out the largest, -10 + log((1 + e^{-2} + e^{-4}) / 3) = "
+    "-10 + log(0.3846) ≈ -10.956. It is above the mean of the log-weights (-12) by Jensen, "
+    "and within log 3 ≈ 1.10 of the largest log-weight, which dominates the sum.",
+    tolerance=0.001,
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training a VAE and IWAEs on digits
 #
@@ -287,6 +332,56 @@ else:
     epochs, n_eval = config.pick(100, 3), config.pick(2000, 500)
 x_eval = x_test[:n_eval]
 print(f"{DATA}: train {tuple(x_train.shape)}, test {tuple(x_test.shape)}, {epochs} epochs")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The IWAE loss, written out
+#
+# Here is the loss the IWAE rows train with, one line per step of eq. 17.22-17.24, on a
+# batch of training digits and a freshly initialised model. Run it line by line (in a
+# debugger, or by copying lines into a cell) and look at the shapes: $k$ draws per digit give
+# a `[k, N]` table of log-weights, and the bound reduces over the $k$ draws, never over the
+# batch. Since $z_i = \mu + \sigma\odot\varepsilon_i$, the standardised residual
+# $(z_i - \mu)/\sigma$ is just $\varepsilon_i$, which makes $\log q(z_i\mid x)$ short.
+
+
+# %%
+def iwae_loss_by_hand(model, x, k):
+    """Minus the batch mean of log (1/k) sum_i w_i (eq. 17.24), one step per line."""
+    mu, logvar = model.encode(x)  # q(z|x) = N(mu, diag exp(logvar)): [N, d] each
+    eps = torch.randn(k, *mu.shape)  # k standard-normal draws per digit: [k, N, d]
+    z = mu + torch.exp(0.5 * logvar) * eps  # reparameterised samples z_i (eq. 17.13)
+    log_px_z = model.decoder.log_prob(x, z)  # log p(x | z_i), Bernoulli pixels: [k, N]
+    log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(-1)  # log N(z_i; 0, I): [k, N]
+    log_qz = -0.5 * (eps**2 + logvar + math.log(2 * math.pi)).sum(-1)  # log q(z_i | x)
+    log_w = log_px_z + log_pz - log_qz  # log importance weights (eq. 17.23): [k, N]
+    bound = torch.logsumexp(log_w, dim=0) - math.log(k)  # log (1/k) sum_i w_i: [N]
+    return -bound.mean()  # minimised by the optimiser
+
+
+rng.seed_everything(0)
+open_model = vae.make_vae(x_train.shape[1], latent, hidden, likelihood="bernoulli")
+open_batch = x_train[:batch_size]
+torch.manual_seed(5)  # the same noise for both: each draws eps right after encoding
+by_hand = iwae_loss_by_hand(open_model, open_batch, 5)
+torch.manual_seed(5)
+package = iwae.iwae_loss(open_model, open_batch, 5)["loss"]
+params = list(open_model.parameters())
+grad_by_hand = torch.cat([g.reshape(-1) for g in torch.autograd.grad(by_hand, params)])
+grad_package = torch.cat([g.reshape(-1) for g in torch.autograd.grad(package, params)])
+print(f"loss written out {by_hand.item():.6f}, iwae.iwae_loss {package.item():.6f}")
+claim_close(
+    "the IWAE loss written out equals the package's iwae.iwae_loss (same noise, k = 5)",
+    by_hand,
+    package,
+    atol=1e-5,
+)
+claim_close(
+    "…and so does its gradient with respect to every encoder and decoder parameter",
+    grad_by_hand,
+    grad_package,
+    atol=1e-5,
+    rtol=1e-3,
+)
 
 
 def make_loader(x, seed=0):
@@ -464,6 +559,24 @@ claim(
     iwae_50=table["IWAE, k=50"]["nll"],
     gain=equal_compute[0],
     se=equal_compute[1],
+)
+
+# %%
+quiz.choice(
+    "The 'VAE, 50 samples' model draws exactly as many samples per digit as 'IWAE, k=50', at "
+    "the same cost. Why does it still end with the higher test NLL?",
+    [
+        "it averages the log-weights: a lower-variance estimate of the same ELBO, whose "
+        "optimum does not move with the number of samples",
+        "50 samples per digit overfit the training digits",
+        "its gradient is a biased estimate of the ELBO's gradient",
+        "it uses the closed-form KL, which is a looser bound",
+    ],
+    answer=0,
+    why="(1/k) Σ log w_i has expectation L_1 for every k: more samples only reduce the noise of "
+    "the gradient of the same objective. The IWAE takes the log of the average weight, "
+    "L_k ≥ L_1, a different and tighter objective; that, not the sampling cost, is what "
+    "lowers the NLL (Burda et al. 2016, Table 1).",
 )
 
 # %% [markdown]

@@ -14,11 +14,14 @@
 # %% [markdown]
 # # 05 · Importance sampling and IWAE — exercises
 #
-# Five graded exercises. Write your code where it says `raise NotImplementedError`, then run
+# Six graded exercises. Write your code where it says `raise NotImplementedError`, then run
 # the `check(...)` cell under it: it runs randomised tests against the reference
 # implementation and prints your points, with a hint when your answer matches a common
-# mistake. Later cells use your function once it passes (the reference until then); the last
-# cells train a small IWAE built from *your* functions.
+# mistake. Later cells use your function once it passes (the reference until then).
+#
+# Exercises 1-5 (10 points each) are the pieces; exercise 6 (20 points) puts them together
+# into the chapter's algorithm, the complete IWAE loss of a VAE on a batch. The last cells
+# train a VAE and an IWAE with *your* loss and compare their bounds on the test digits.
 #
 # Work with log-densities and `torch.logsumexp`: weights of real models are $e^{-100}$ or
 # smaller and underflow if you exponentiate them.
@@ -34,6 +37,7 @@
 # %% tags=["setup"]
 import math
 
+import matplotlib.pyplot as plt
 import scipy.stats as st
 import torch
 
@@ -162,17 +166,79 @@ def effective_sample_size(log_w):
 result_ess = check("05.effective_sample_size", effective_sample_size)
 
 # %% [markdown]
-# ## Use them together: an IWAE built from your functions
+# ## Exercise 6 — the IWAE loss (eq. 17.22-17.24, 20 points)
 #
-# The loss below draws $k=5$ reparameterised samples per digit, scores them with your
-# `log_weight`, and maximises your `iwae_bound`. After training, the bounds for
-# $k = 1, 5, 50$ on the test digits should increase with $k$, and the effective sample size
-# shows how few of the 50 weights carry the average.
+# Now the whole algorithm. For a VAE `model` and a batch `x` (`[N, D]`, binary pixels), the
+# IWAE loss is minus the batch mean of one sample of the bound,
+# $$\text{loss} = -\frac1N\sum_{n=1}^N \log\frac1k\sum_{i=1}^k w_{i,n},\qquad
+#   w_{i,n} = \frac{p(x_n\mid z_{i,n})\,p(z_{i,n})}{q(z_{i,n}\mid x_n)},\qquad
+#   z_{i,n} = \mu(x_n) + \sigma(x_n)\odot\varepsilon_{i,n}.$$
+# The noise `eps` (`[k, N, d]`, standard normal) is passed in, so that the result is
+# deterministic: $k$ is `eps.shape[0]`. The model's API:
+#
+# * `mu, logvar = model.encode(x)`: the encoder, each `[N, d]`, with
+#   $\sigma = e^{\text{logvar}/2}$;
+# * `model.decoder.log_prob(x, z)`: $\log p(x\mid z)$ for `z` of shape `[k, N, d]`,
+#   returned as `[k, N]`;
+# * the prior is $\mathcal N(0, I)$; `log_normal` (imported above) scores both densities.
+#
+# Return a 0-d tensor that keeps its gradient: the optimiser trains encoder and decoder
+# through it, the encoder through $z$ (do not detach it). One test uses a decoder so far from
+# the data that $\log w\approx -10^3$: stay in log space. You may call your functions from
+# exercises 3 and 4.
+
 
 # %%
+def iwae_loss(model, x, eps):
+    ### BEGIN SOLUTION
+    k = eps.shape[0]
+    mu, logvar = model.encode(x)  # [N, d] each
+    z = mu + torch.exp(0.5 * logvar) * eps  # [k, N, d]: k reparameterised draws per digit
+    log_w = model.decoder.log_prob(x, z) + log_normal(z, 0.0, 0.0) - log_normal(z, mu, logvar)
+    bound = torch.logsumexp(log_w, dim=0) - math.log(k)  # [N]: log (1/k) sum_i w_i
+    return -bound.mean()
+    ### END SOLUTION
+
+
+result_loss = check("05.iwae_loss", iwae_loss)
+
+# %% [markdown]
+# ## Use it: a VAE and an IWAE trained with your loss
+#
+# With $k = 1$ your loss is minus the ELBO (estimated by one sample, KL included), so the
+# same function trains both models: a VAE ($k=1$) and an IWAE ($k=5$), from the same
+# initial weights, on the same batches, for the same number of steps. Then, on the test
+# digits, the bounds $\mathcal L_1$ (the ELBO), $\mathcal L_5$ and $\mathcal L_{50}$ of each
+# model, computed with your `log_weight` and `iwae_bound`: each model's bounds grow with $k$,
+# and the IWAE, trained on a tighter bound, should score the higher $\mathcal L_{50}$ (the
+# better estimate of $\log p(x)$), while its ELBO $\mathcal L_1$ need not be the higher. The
+# difference is small on 8×8 digits, so it is printed with its standard error (paired over
+# the test digits): judge it against that, not against zero.
+
+# %%
+loss_fn = result_loss.choose(iwae_loss)
 weight_fn = result_weight.choose(log_weight)
 bound_fn = result_bound.choose(iwae_bound)
 ess_fn = result_ess.choose(effective_sample_size)
+latent, steps = 8, config.pick(2000, 400)
+
+
+def objective(k):
+    def loss(model, batch):
+        x, _ = batch
+        return loss_fn(model, x, torch.randn(k, len(x), latent, device=x.device))
+
+    return loss
+
+
+trained, curves = {}, {}
+for name, k in (("VAE (k=1)", 1), ("IWAE (k=5)", 5)):
+    rng.seed_everything(0)
+    model = vae.make_vae(64, latent_dim=latent, hidden=(128,))
+    history = fit(
+        model, objective(k), digits_loader("train", "binary"), steps=steps, lr=3e-3, progress=False
+    )
+    trained[name], curves[name] = model.cpu().eval(), -history["loss"]
 
 
 def my_log_weights(model, x, k):
@@ -181,27 +247,49 @@ def my_log_weights(model, x, k):
     return weight_fn(model.decoder.log_prob(x, z), z, mu, logvar)
 
 
-def my_iwae_loss(model, batch):
-    x, _ = batch
-    return -bound_fn(my_log_weights(model, x, 5)).mean()
-
-
-rng.seed_everything(0)
-model = vae.make_vae(64, latent_dim=8, hidden=(128,))
-fit(
-    model,
-    my_iwae_loss,
-    digits_loader("train", "binary"),
-    steps=config.pick(2000, 300),
-    lr=3e-3,
-    progress=False,
-)
-model = model.cpu().eval()
 x_test, _ = digits("test", "binary")
-with torch.no_grad():
-    log_w = my_log_weights(model, x_test, 50)
-for k in (1, 5, 50):
-    groups = log_w[: (50 // k) * k].reshape(50 // k, k, -1)
-    bound = torch.stack([bound_fn(group) for group in groups]).mean()
-    print(f"L_{k:<3} on test digits: {bound:.3f} nats")
-print(f"ESS of 50 weights: {ess_fn(log_w).mean():.1f} on average")
+ks, table, per_digit = (1, 5, 50), {}, {}
+torch.manual_seed(1)
+for name, model in trained.items():
+    with torch.no_grad():
+        log_w = my_log_weights(model, x_test, 50)
+    bounds = {}
+    for k in ks:  # 50 / k disjoint groups of k draws: each one sample of the bound
+        groups = log_w[: (50 // k) * k].reshape(50 // k, k, -1)
+        per_digit[name, k] = torch.stack([bound_fn(group) for group in groups]).mean(0)
+        bounds[k] = per_digit[name, k].mean().item()
+    table[name] = {"bounds": bounds, "ess": ess_fn(log_w).mean().item()}
+print(f"{'test digits (nats)':<20}" + "".join(f"{f'L_{k}':>10}" for k in ks) + f"{'ESS of 50':>11}")
+for name, row in table.items():
+    cells = "".join(f"{row['bounds'][k]:10.3f}" for k in ks)
+    print(f"{name:<20}{cells}{row['ess']:11.1f}")
+gain = per_digit["IWAE (k=5)", 50] - per_digit["VAE (k=1)", 50]  # paired over the digits
+print(
+    f"L_50 of the IWAE minus L_50 of the VAE: {gain.mean():+.3f} ± "
+    f"{gain.std() / math.sqrt(len(gain)):.3f} (standard error) nats per digit"
+)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+window = min(100, steps)  # moving average over 100 steps
+for name, curve in curves.items():
+    smooth = torch.tensor(curve).unfold(0, window, 1).mean(1)
+    axes[0].plot(range(window, len(curve) + 1), smooth, label=name)
+    axes[1].plot(ks, [table[name]["bounds"][k] for k in ks], marker="o", label=name)
+axes[0].set(
+    xlabel="training step",
+    ylabel="training bound L_k (nats per digit)",
+    title=f"the bound each model is trained on (moving average of {window})",
+)
+axes[1].set(
+    xscale="log",
+    xlabel="k",
+    ylabel="mean L_k on the test digits (nats)",
+    xticks=ks,
+    xticklabels=[str(k) for k in ks],
+    title="test bounds of both models",
+)
+for ax in axes:
+    ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()

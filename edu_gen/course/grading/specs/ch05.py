@@ -1,4 +1,9 @@
-"""Chapter 05 exercises: importance and rejection sampling, importance weights, the IWAE bound."""
+"""Chapter 05 exercises: importance and rejection sampling, importance weights, the IWAE bound,
+and the central one: the complete IWAE loss of a VAE on a batch (eq. 17.22-17.24).
+
+Length: a little over 300 lines, kept as one module: one chapter's specs, each a reference, an
+input generator and its planted mistakes, read next to the chapter's exercise notebook.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import math
 import numpy as np
 import torch
 
+from edu_gen.core import rng
 from edu_gen.core.distributions import log_normal
 from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
-from edu_gen.models import iwae
+from edu_gen.models import iwae, vae
 
 
 def _std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -263,6 +269,103 @@ register(
             ),
             "exp(1200) overflows: stay in log space with logsumexp": lambda lw: (
                 torch.exp(lw).sum(0) ** 2 / torch.exp(2 * lw).sum(0)
+            ),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ 6. the IWAE loss (central)
+
+
+def _loss_inputs(seed: int) -> dict:
+    """A small float64 VAE (Bernoulli decoder), a batch of binary pixels and the noise of
+    k reparameterised draws per example."""
+    g = seeded_generator(seed)
+    d, latent, n, k = 10 + seed % 5, 2 + seed % 3, 4 + seed % 3, 3 + seed % 4
+    with rng.seeded(seed):
+        model = vae.make_vae(d, latent, hidden=(8,), likelihood="bernoulli").double()
+    x = (torch.rand(n, d, generator=g, dtype=torch.float64) < 0.4).double()
+    eps = torch.randn(k, n, latent, generator=g, dtype=torch.float64)
+    return {"model": model, "x": x, "eps": eps}
+
+
+def _loss_far_from_data(seed: int) -> dict:
+    """The decoder's output biases lowered by 200: every pixel that is 1 costs about 200
+    nats, so log w is around -10³ and every weight e^{log w} underflows to 0."""
+    inputs = _loss_inputs(seed)
+    last = [m for m in inputs["model"].decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias.sub_(200.0)
+    return inputs
+
+
+def _log_w(model, x, eps, logvar_scale=0.5):
+    mu, logvar = model.encode(x)
+    z = mu + torch.exp(logvar_scale * logvar) * eps
+    return model.decoder.log_prob(x, z) + log_normal(z, 0.0, 0.0) - log_normal(z, mu, logvar)
+
+
+def ref_iwae_loss(model, x, eps):
+    """Minus the batch mean of log (1/k) sum_i w_i: the package's log-weights and bound."""
+    log_w = iwae.log_importance_weights(model, x, eps.shape[0], eps)
+    return -iwae.iwae_bound(log_w).mean()
+
+
+def _loss_of_exps(model, x, eps):
+    """Right while the weights are representable; log 0 = -inf once they underflow."""
+    return -torch.log(torch.exp(_log_w(model, x, eps)).mean(0)).mean()
+
+
+def _loss_log_q_added(model, x, eps):
+    mu, logvar = model.encode(x)
+    z = vae.reparameterize(mu, logvar, eps)
+    log_w = model.decoder.log_prob(x, z) + log_normal(z, 0.0, 0.0) + log_normal(z, mu, logvar)
+    return -(torch.logsumexp(log_w, 0) - math.log(eps.shape[0])).mean()
+
+
+register(
+    Exercise(
+        id="05.iwae_loss",
+        title="The IWAE loss of a VAE on a batch: minus the mean of log (1/k) sum_i w_i",
+        points=20,
+        inputs=_loss_inputs,
+        reference=ref_iwae_loss,
+        grad_inputs=("eps",),  # and every parameter of the model: encoder and decoder
+        gradient_note=(
+            "The gradient must reach the encoder through z = mu + sigma * eps "
+            "(the reparameterisation): do not detach z, mu or logvar."
+        ),
+        stability=(
+            Case(
+                "log-weights around -10³ (a decoder far from the data)",
+                _loss_far_from_data,
+                "every weight e^{log w} is 0 in float64 there: combine the log-weights "
+                "with torch.logsumexp, never exponentiate them",
+            ),
+        ),
+        unstable=_loss_of_exps,
+        mistakes={
+            "average the weights inside the log: the mean of log w is the (k-sample) ELBO": (
+                lambda model, x, eps: -_log_w(model, x, eps).mean(0).mean()
+            ),
+            "the bound is log of the *mean* weight: subtract log k after logsumexp": (
+                lambda model, x, eps: -torch.logsumexp(_log_w(model, x, eps), 0).mean()
+            ),
+            "log w is [k, N]: logsumexp over the k samples (dim 0), not over the batch": (
+                lambda model, x, eps: (
+                    -(torch.logsumexp(_log_w(model, x, eps), 1) - math.log(eps.shape[0])).mean()
+                )
+            ),
+            "logvar is log sigma^2: z = mu + exp(logvar / 2) * eps": (
+                lambda model, x, eps: -iwae.iwae_bound(_log_w(model, x, eps, 1.0)).mean()
+            ),
+            "log w = log p(x|z) + log p(z) - log q(z|x): subtract log q": _loss_log_q_added,
+            "the loss is the *mean* over the batch, not the sum": (
+                lambda model, x, eps: -iwae.iwae_bound(_log_w(model, x, eps)).sum()
+            ),
+            "underflow: exp(log w) is 0 for log w around -10³; use torch.logsumexp": (
+                _loss_of_exps
             ),
         },
     )
