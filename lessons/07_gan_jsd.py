@@ -27,9 +27,11 @@
 #    $p_g = p_{\text{data}}$;
 # 3. why the JSD gives no gradient when the supports do not overlap, and the non-saturating
 #    generator loss;
-# 4. a ring of 8 Gaussians: a plain GAN, PacGAN and WGAN-GP, with modes counted over three
+# 4. the alternating training loop written out (non-saturating and WGAN-GP), and the
+#    package's `fit` shown to take exactly the same steps;
+# 5. a ring of 8 Gaussians: a plain GAN, PacGAN and WGAN-GP, with modes counted over three
 #    runs each, trained together as one stacked model;
-# 5. GANs on the digits: the non-saturating loss collapses, WGAN-GP does not — measured by
+# 6. GANs on the digits: the non-saturating loss collapses, WGAN-GP does not — measured by
 #    sample diversity and by the classes a digits classifier sees.
 #
 # References: Goodfellow et al. (2014), *Generative adversarial nets*; Arjovsky & Bottou
@@ -43,6 +45,7 @@
 # Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
+import copy
 import math
 
 import matplotlib.pyplot as plt
@@ -51,7 +54,7 @@ import torch
 from edu_gen.core import config, rng
 from edu_gen.core.nn import mlp
 from edu_gen.core.train import fit
-from edu_gen.course import diagrams, viz
+from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, digits_loader
 from edu_gen.evaluation import frechet
@@ -224,6 +227,21 @@ claim(
     minus_log4=-math.log(4),
 )
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "Let p_data be uniform on [0, 1] and p_g uniform on [0, 2]. With the optimal "
+    "discriminator, what is V(G, D*), in nats? (Hint: find D* on [0, 1] and on (1, 2] first.)",
+    answer=math.log(2 / 3) - 0.5 * math.log(3),
+    why="On [0, 1], D* = 1 / (1 + 1/2) = 2/3; on (1, 2], p_data = 0, so D* = 0. Then "
+    "E_data[log D*] = log(2/3) and E_g[log(1 − D*)] = ½·log(1/3) + ½·log 1 = −½ log 3, so "
+    "V(G, D*) = log(2/3) − ½ log 3 ≈ −0.955. Check with the identity: the mixture m is 3/4 on "
+    "[0, 1] and 1/4 on (1, 2], JSD = ¾ log(4/3) ≈ 0.216, and 2·JSD − log 4 ≈ −0.955 — above "
+    "the optimum −log 4 ≈ −1.386, as it must be when p_g ≠ p_data.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## When the supports do not overlap, the JSD is flat
 #
@@ -342,6 +360,209 @@ claim(
     grad_nonsaturating=grad_nonsat,
 )
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "Early in training the discriminator gives a generated sample the logit a = −6 "
+    "(D ≈ 0.0025). How large is the derivative with respect to a of each generator loss?",
+    [
+        "saturating log(1 − σ(a)): about 0.0025; non-saturating −log σ(a): about 1",
+        "both about 1: the two losses have the same fixed point, hence the same gradient",
+        "saturating: about 1; non-saturating: about 0.0025",
+        "both about 0.0025: a confident discriminator blocks every gradient",
+    ],
+    answer=0,
+    why="d/da log(1 − σ(a)) = −σ(a) ≈ −0.0025, while d/da [−log σ(a)] = −(1 − σ(a)) ≈ −1. "
+    "Same sign and same fixed point, but the non-saturating loss pushes about e⁶ ≈ 400 times "
+    "harder exactly when the generator is worst; the two agree in size only at σ(a) = ½.",
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The training loop, in the open
+#
+# So far we analysed one side of the game at a time. Training *plays* it: Algorithm 1 of
+# Goodfellow et al. (2014) alternates discriminator steps with generator steps, and WGAN-GP
+# (Gulrajani et al. 2017, Algorithm 1) is the same loop with the critic's loss and
+# $n_{	ext{critic}} = 5$ critic steps per generator step. Here it is with nothing hidden;
+# read it one turn at a time.
+#
+# * **The critic's turn.** Fresh noise $z$; the generated batch is made under
+#   `torch.no_grad()`, so this turn cannot move the generator. The loss is the binary
+#   cross-entropy with real = 1 and generated = 0 ($-V$), or for WGAN-GP
+#   $\mathbb E[D(	ilde x)] - \mathbb E[D(x)]$ plus the gradient penalty at
+#   $\hat x = u x + (1-u)	ilde x$. The penalty is a function of a *gradient*:
+#   `create_graph=True` keeps that gradient's graph so that `backward` can differentiate it
+#   with respect to the critic's parameters.
+# * **The generator's turn**, against the discriminator *as it is now* — just updated: the
+#   non-saturating loss $-\mathbb E[\log D(G(z))]$ (the cross-entropy with label 1), or
+#   $-\mathbb E[D(G(z))]$ for WGAN-GP. Its `backward` also leaves gradients on $D$; the next
+#   critic turn clears them before it uses any.
+#
+# Both players use Adam with betas $(0.5, 0.9)$, as everywhere in this chapter.
+
+# %%
+bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+
+def train_in_the_open(model, batches, loss="nonsaturating", n_critic=1, lr=1e-3, gp_weight=1.0):
+    """The alternating GAN loop, one turn per batch; returns (turn, player, loss) per turn."""
+    D, G = model.discriminator, model.generator
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.9))
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.9))
+    order = ["critic"] * n_critic + ["generator"]
+    log = []
+    for turn, x in enumerate(batches):
+        n = x.shape[0]
+        z = torch.randn(n, model.latent_dim)  # fresh noise every turn
+        if order[turn % len(order)] == "critic":
+            with torch.no_grad():
+                fake = G(z)  # no graph to G: the critic's turn cannot move the generator
+            if loss == "wgan-gp":
+                u = torch.rand(n, 1)  # one mixing weight per sample
+                x_hat = (u * x + (1 - u) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+                penalty = ((grad.norm(dim=1) - 1) ** 2).mean()
+                loss_d = D(fake).mean() - D(x).mean() + gp_weight * penalty
+            else:
+                real_logits, fake_logits = D(x), D(fake)
+                loss_d = bce(real_logits, torch.ones_like(real_logits)) + bce(
+                    fake_logits, torch.zeros_like(fake_logits)
+                )
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            log.append((turn, "critic", loss_d.item()))
+        else:
+            scores = D(G(z))  # the discriminator just updated; x is used only for its size
+            if loss == "wgan-gp":
+                loss_g = -scores.mean()
+            else:
+                loss_g = bce(scores, torch.ones_like(scores))  # = -E[log D(G(z))]
+            opt_g.zero_grad()
+            loss_g.backward()  # also reaches D's parameters; the critic's turn clears them
+            opt_g.step()
+            log.append((turn, "generator", loss_g.item()))
+    return log
+
+
+def ring_gan():
+    """The ring GAN used below: 2-D latent, ReLU networks with two hidden layers of 64."""
+    return gan.GAN(2, latent_dim=2, hidden=(64, 64), activation="relu")
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Step through it: six turns of WGAN-GP on the ring of 8 Gaussians (introduced in the next
+# section) — five critic turns, then one generator turn. Change `n_critic` or `loss`, or
+# put a `print` inside the loop, and run it again.
+
+# %%
+with rng.seeded(0):
+    model_open = ring_gan()
+ring_batches = list(
+    gan.sample_ring(128 * 6, std=0.05, generator=torch.Generator().manual_seed(0)).split(128)
+)
+for turn, player, value in train_in_the_open(model_open, ring_batches, "wgan-gp", n_critic=5):
+    print(f"turn {turn}: {player:9s} loss {value:+.4f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The package takes the same steps
+#
+# Every GAN in the rest of the chapter (and the tabular GANs of chapter 10) is trained by
+# `fit(model, gan.gan_players(model, loss), gan.gan_turns(batches, n_critic))`: the critic
+# and the generator are two *players*, each with its loss and its Adam, and `gan_turns` is
+# the schedule — $n_{	ext{critic}}$ critic turns, then a generator turn, each on the next
+# batch. It draws its noise from torch's global random stream in the same order as the loop
+# above ($z$ for each turn, then $u$ for the penalty). So from the same initial networks,
+# the same batches and the same seed, both must end at the same parameters, up to float32
+# rounding. We check that for both losses, and — so that the check could fail — that the
+# open loop with *other* noise ends far from it.
+
+
+# %%
+def parameters(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+loop_vs_fit = {}
+for loss, n_critic, n_turns in (("nonsaturating", 1, 60), ("wgan-gp", 5, 120)):
+    with rng.seeded(0):
+        start = ring_gan()
+    data = gan.sample_ring(128 * n_turns, std=0.05, generator=torch.Generator().manual_seed(0))
+    batches = list(data.split(128))
+    ends = {}
+    for run, noise_seed in (("open loop", 1), ("fit", 1), ("open loop, other noise", 2)):
+        model = copy.deepcopy(start)
+        rng.seed_everything(noise_seed)
+        if run == "fit":
+            players = gan.gan_players(model, loss, lr=1e-3, betas=(0.5, 0.9), gp_weight=1.0)
+            turns = gan.gan_turns(batches, n_critic)
+            fit(model, players, turns, steps=n_turns, device="cpu", progress=False)
+        else:
+            train_in_the_open(model, batches, loss, n_critic, lr=1e-3, gp_weight=1.0)
+        ends[run] = parameters(model)
+    loop_vs_fit[loss] = {
+        "moved from the start": (ends["open loop"] - parameters(start)).abs().max().item(),
+        "fit vs open loop": (ends["fit"] - ends["open loop"]).abs().max().item(),
+        "other noise vs open loop": (
+            (ends["open loop, other noise"] - ends["open loop"]).abs().max().item()
+        ),
+    }
+    print(
+        f"{loss} ({n_turns} turns): max |Δθ| "
+        + ", ".join(f"{k} {v:.1e}" for k, v in loop_vs_fit[loss].items())
+    )
+rng.seed_everything(0)  # the chapter goes on from a fixed state
+
+claim(
+    "fit(gan_players, gan_turns) takes the open loop's steps: the same parameters from the "
+    "same start and noise (both losses), while other noise ends elsewhere",
+    all(
+        (d["fit vs open loop"] < 1e-5) & (d["other noise vs open loop"] > 1e-3)
+        for d in loop_vs_fit.values()
+    ),
+    **{f"{loss}: {k}": v for loss, d in loop_vs_fit.items() for k, v in d.items()},
+)
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "In the critic's turn the generated batch is made under torch.no_grad(). Suppose instead "
+    "that it kept its graph, and that the loop cleared both players' gradients only once, at "
+    "the top of each iteration (critic step, then generator step). What changes?",
+    [
+        "Nothing: the critic's optimiser steps only the critic's parameters",
+        "The generator's step follows its own gradient plus the gradient of the critic's loss, "
+        "which moves the fakes towards being easier to reject",
+        "The critic's backward pass raises an error, since G's parameters are not in its optimiser",
+        "The critic learns faster, because it also sees the generator's gradient",
+    ],
+    answer=1,
+    why="loss_d.backward() reaches G's parameters and leaves ∂L_D/∂θ_G on them. The critic's "
+    "optimiser ignores them, but the generator's backward then adds its own gradient to what is "
+    "there, and its step descends the sum. Descending L_D helps the critic, so part of the "
+    "generator's step works against it. A detached batch (or a zero_grad right before the "
+    "generator's backward) prevents the leak; exercise 6 grades exactly this.",
+)
+quiz.choice(
+    "Why does the WGAN-GP critic compute ∇D(x̂) with create_graph=True?",
+    [
+        "It makes the second backward pass faster",
+        "The penalty is a function of that gradient, which depends on the critic's parameters; "
+        "without the graph backward sees the penalty as a constant and it never shapes the critic",
+        "x̂ is a leaf tensor, and autograd.grad refuses leaves without it",
+        "It lets the penalty's gradient reach the generator's parameters",
+    ],
+    answer=1,
+    why="Training on (‖∇ₓD(x̂)‖ − 1)² needs its derivative with respect to θ_D, a derivative of a "
+    "derivative. Without create_graph, autograd.grad returns a plain tensor: the loss *value* is "
+    "unchanged, but loss.backward() follows only the Wasserstein term and the critic's slope is "
+    "never pulled towards 1.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Mode collapse on a ring of 8 Gaussians
 #
@@ -356,9 +577,9 @@ claim(
 #   centre — it separates a collapsed generator (few modes, sharp samples) from an unfinished
 #   one (samples smeared between the modes).
 #
-# Three variants, trained with `fit` as a game of two players — `gan.gan_players` gives the
-# critic and the generator each its own loss and its own Adam, and `gan.gan_turns` says whose
-# turn each batch is — plus in the full run a control with a lagging discriminator (below):
+# Three variants, trained with `fit` as a game of two players (the loop of the previous
+# section) — `gan.gan_players` gives the critic and the generator each its own loss and its
+# own Adam, and `gan.gan_turns` says whose turn each batch is — plus in the full run a control with a lagging discriminator (below):
 # * **GAN** — the non-saturating loss;
 # * **PacGAN** (Lin et al. 2018) — the discriminator sees `pac = 4` samples at once
 #   (`gan.pack`), so a batch with too little variety is easy to reject;
@@ -510,6 +731,26 @@ if "PacGAN (pac=4)" in modes:
         max(modes["GAN, lagging D"]) <= 2,
         lagging_d_modes=modes["GAN, lagging D"],
     )
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "A generator puts every sample within 0.01 of two of the eight ring centres, half at each. "
+    "What do the two ring measures report?",
+    [
+        "2 modes covered, high-quality share 100 %",
+        "8 modes covered, high-quality share 25 %",
+        "2 modes covered, high-quality share 25 %",
+        "0 modes covered: a mode needs its 12.5 % of the samples",
+    ],
+    answer=0,
+    why="Each of the two modes holds 50 % of the samples (≥ 2 %), the other six none: 2 covered. "
+    "Every sample lies within 3σ = 0.15 of a centre, so the high-quality share is 100 %. Sharp "
+    "samples on few modes is the signature of mode collapse, which is why the two numbers are "
+    "read together.",
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## GANs on the digits: collapse, measured
@@ -670,6 +911,9 @@ claim(
 # * The JSD is stuck at $\log 2$ for disjoint supports, and $\log(1 - D)$ saturates when $D$
 #   is confident — hence the non-saturating loss, and the Wasserstein critic with a gradient
 #   penalty.
+# * Training alternates the players: a critic turn on a generated batch with no graph to $G$,
+#   then a generator turn against the critic as just updated; the package's
+#   `fit(gan_players, gan_turns)` takes exactly those steps.
 # * On the ring of 8 Gaussians, with 5 discriminator steps per generator step, the plain GAN
 #   keeps sharp samples on a subset of the modes; WGAN-GP and packing cover more of them, and a
 #   discriminator that lags the generator makes the plain GAN collapse altogether.
