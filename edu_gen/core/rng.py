@@ -7,12 +7,15 @@
 * :func:`seeded` - run a block with torch's global RNG seeded, and give the caller's state
   back afterwards, even when the block raises (for code that draws through modules such as
   ``nn.Dropout`` or layer initialisation, which take no ``generator``).
+* :func:`draw` - random numbers from a generator, delivered on any device: drawn where the
+  generator lives (a CPU generator cannot draw on CUDA), then moved. The same seed gives
+  the same numbers on CPU and GPU.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -69,3 +72,19 @@ def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def draw(
+    sampler: Callable[..., torch.Tensor],
+    *args: object,
+    generator: torch.Generator | None,
+    device: torch.device | str | None = None,
+    **kwargs: object,
+) -> torch.Tensor:
+    """``sampler(*args, generator=generator, **kwargs)`` (``torch.rand``, ``torch.randn``,
+    ``torch.randint``, ``torch.randperm``) drawn on the generator's device and moved to
+    ``device``. Without a generator it draws from torch's global RNG on ``device``."""
+    if generator is None:
+        return sampler(*args, device=device, **kwargs)
+    out = sampler(*args, generator=generator, device=generator.device, **kwargs)
+    return out if device is None else out.to(device)

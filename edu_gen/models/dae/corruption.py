@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from edu_gen.core import rng
 from edu_gen.core.checks import bounded_float, choice, float_tensor, shaped_tensor
 from edu_gen.core.rng import check_generator
 
@@ -31,8 +32,7 @@ def check_batch(x: object, name: str = "x") -> Tensor:
 
 def _uniform(shape: Sequence[int], like: Tensor, generator: torch.Generator | None) -> Tensor:
     """U(0, 1) draws of ``shape``, made on the generator's device and moved to ``like``'s."""
-    device = generator.device if generator is not None else like.device
-    return torch.rand(tuple(shape), generator=generator, device=device).to(like.device)
+    return rng.draw(torch.rand, tuple(shape), generator=generator, device=like.device)
 
 
 def gaussian_corrupt(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
@@ -45,8 +45,7 @@ def gaussian_corrupt(x: Tensor, sigma: float, generator: torch.Generator | None 
     check_batch(x)
     sigma = bounded_float("sigma", sigma, 0.0)
     check_generator(generator)
-    device = generator.device if generator is not None else x.device
-    eps = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+    eps = rng.draw(torch.randn, x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x + sigma * eps
 
 

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
+from edu_gen.core import rng
 from edu_gen.core.checks import positive_float, positive_int
 from edu_gen.tabular.privacy.rdp import RdpAccountant, check_rate, noise_multiplier_for
 
@@ -70,8 +71,7 @@ def poisson_sample(
         raise ValueError(
             f"tensors: expected the same number of rows, got {[t.shape[0] for t in tensors]}"
         )
-    device = generator.device if generator is not None else None
-    keep = (torch.rand(n, generator=generator, device=device) < q).nonzero().squeeze(1)
+    keep = (rng.draw(torch.rand, n, generator=generator) < q).nonzero().squeeze(1)
     return tuple(t[keep.to(t.device)] for t in tensors)
 
 
@@ -206,7 +206,8 @@ def dp_step(
             checks only).
         expected_batch_size: :math:`qn`, a constant; dividing by the actual batch size would
             make the scale depend on the data.
-        generator: random-number generator for the noise, on the parameters' device.
+        generator: random-number generator for the noise (any device: the noise is drawn
+            where it lives and moved to the parameters', see :func:`edu_gen.core.rng.draw`).
 
     The per-example gradients are formed for :data:`CHUNK_FLOATS` numbers at a time (rows
     × parameters): that bounds the memory, and for a 92k-parameter MLP and 500 rows it took
@@ -235,7 +236,7 @@ def dp_step(
     std = noise_multiplier * clip_norm
     optimizer.zero_grad(set_to_none=True)
     for name, p in params.items():
-        noise = torch.randn(p.shape, generator=generator, device=p.device, dtype=p.dtype)
+        noise = rng.draw(torch.randn, p.shape, generator=generator, device=p.device, dtype=p.dtype)
         p.grad = (summed[name] + std * noise) / scale
     optimizer.step()
     return DPStepStats(

@@ -126,15 +126,24 @@ class PrivateTraining:
         columns; generator batches: training conditions only (no real rows)."""
         sampler, dp = model.sampler, self.critic_dp
         codes = [data[:, s.start : s.end].argmax(1) for s in sampler.spans]
-        codes = torch.stack(codes, 1) if codes else torch.zeros(len(data), 0, dtype=torch.long)
-        offsets = torch.as_tensor(sampler.offsets[:-1], dtype=torch.long)
+        device = data.device
+        empty = torch.zeros(len(data), 0, dtype=torch.long, device=device)
+        codes = torch.stack(codes, 1) if codes else empty
+        offsets = torch.as_tensor(sampler.offsets[:-1], dtype=torch.long, device=device)
 
         def critic_batch() -> dict[str, Tensor]:
-            (index,) = dp.sample(torch.arange(len(data)))
-            cond = torch.zeros(len(index), sampler.cond_dim)
+            (index,) = dp.sample(torch.arange(len(data), device=device))
+            cond = torch.zeros(len(index), sampler.cond_dim, device=device)
             if sampler.n_spans and len(index):
-                span = torch.randint(sampler.n_spans, (len(index),), generator=sampler.generator)
-                cond[torch.arange(len(index)), offsets[span] + codes[index, span]] = 1.0
+                span = rng.draw(
+                    torch.randint,
+                    sampler.n_spans,
+                    (len(index),),
+                    generator=sampler.generator,
+                    device=device,
+                )
+                rows = torch.arange(len(index), device=device)
+                cond[rows, offsets[span] + codes[index, span]] = 1.0
             return {"cond": cond, "real": data[index], "real_cond": cond}
 
         def generator_batch() -> dict[str, Tensor]:
@@ -156,7 +165,7 @@ class PrivateTraining:
             with torch.no_grad():
                 _, fake = net.generate(z, torch.cat([cond, pad]))
             real_in, fake_in = torch.cat([real, cond], 1), torch.cat([fake[:b], cond], 1)
-            eps = torch.rand(b, generator=dp.generator)
+            eps = rng.draw(torch.rand, b, generator=dp.generator, device=real.device)
             with torch.no_grad():
                 d = net.discriminator
                 gap = (d(fake_in).sum() - d(real_in).sum()) / max(b, 1)
