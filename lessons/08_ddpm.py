@@ -25,8 +25,10 @@
 # 4. the posterior $q(x_{t-1}\mid x_t, x_0)$, checked against Bayes' rule on a grid;
 # 5. ε-prediction, $L_\text{simple}$ and the full bound (with $L_T \approx 0$ and the
 #    discretised decoder $L_0$ in bits/dim);
-# 6. a digits model trained with $L_\text{simple}$, ancestral sampling, a feature-Fréchet
-#    score, and progressive generation (coarse structure first).
+# 6. Ho et al.'s two algorithms written out as plain loops — training (Algorithm 1) and
+#    ancestral sampling (Algorithm 2) — each checked against the package's version;
+# 7. a digits model trained with $L_\text{simple}$, its samples over training, a
+#    feature-Fréchet score, and progressive generation (coarse structure first).
 #
 # References: Sohl-Dickstein, Weiss, Maheswaranathan & Ganguli (2015), *Deep unsupervised
 # learning using nonequilibrium thermodynamics*; Ho, Jain & Abbeel (2020), *Denoising diffusion
@@ -46,7 +48,7 @@ import torch
 
 from edu_gen.core import config, rng
 from edu_gen.core.distributions import kl_normal
-from edu_gen.course import diagrams, viz
+from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits
 from edu_gen.evaluation import frechet as metrics
@@ -181,6 +183,19 @@ row = torch.stack(
 viz.image_grid((row + 1) / 2, nrow=len(levels), title="x_t for t = " + ", ".join(map(str, levels)))
 plt.show()
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "A two-step chain has β₁ = 0.1 and β₂ = 0.2. In x₂ = √ᾱ₂ x₀ + √(1−ᾱ₂) ε, what is the "
+    "standard deviation √(1−ᾱ₂) of the noise?",
+    answer=math.sqrt(1 - 0.9 * 0.8),
+    why="α₁ = 0.9, α₂ = 0.8, so ᾱ₂ = 0.72 and √(1 − 0.72) = √0.28 ≈ 0.529. Step by step: "
+    "√α₂(√α₁x₀ + √β₁ε₁) + √β₂ε₂ has noise variance α₂β₁ + β₂ = 0.08 + 0.2 = 0.28, the same.",
+    tolerance=0.005,
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The posterior $q(x_{t-1}\mid x_t, x_0)$
 #
@@ -224,6 +239,19 @@ claim_close(
     max(errors),
     0.0,
     atol=1e-5,
+)
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.number(
+    "The same chain, β₁ = 0.1 and β₂ = 0.2: what is the posterior standard deviation "
+    "√β̃₂ of q(x₁ | x₂, x₀)?",
+    answer=math.sqrt(0.2 * (1 - 0.9) / (1 - 0.72)),
+    why="β̃₂ = β₂(1 − ᾱ₁)/(1 − ᾱ₂) = 0.2 · 0.1/0.28 ≈ 0.0714, so √β̃₂ ≈ 0.267 — smaller than "
+    "√β₂ ≈ 0.447: knowing x₀ as well as x₂ pins x₁ down more than the forward step alone.",
+    tolerance=0.005,
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -273,6 +301,80 @@ claim(
     L_T_short=lt_short,
 )
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "Why can training ignore the prior term L_T?",
+    [
+        "It is exactly zero for every schedule",
+        "It has no parameters: q(x_T | x₀) is fixed by the schedule and p(x_T) = N(0, I)",
+        "Its gradient cancels the gradient of L₀",
+    ],
+    answer=1,
+    why="L_T compares two distributions that training cannot change, so its gradient is zero. "
+    "It is not zero itself: with T = 100 steps of the same β range it is far above the "
+    "1e-5 bits/dim of T = 1000, as the cell above prints.",
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Algorithm 1 (training), written out
+#
+# Ho et al.'s Algorithm 1 repeats one step until converged: take a batch $x_0$, draw
+# $t\sim\mathrm{Uniform}\{1,\dots,T\}$ and $\varepsilon\sim\mathcal N(0, I)$ for every example,
+# and take a gradient step on
+# $\lVert\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,
+# \varepsilon,\ t)\rVert^2$. Below is the loss of one step as plain code, one line per symbol
+# (run it line by line and print `t`, `ab` or `x_t` to step through it). The package's version
+# is `dm.l_simple`; the claim checks that both give the same number for the same draws — the
+# same generator, $t$ drawn first, then $\varepsilon$ — on a fresh, untrained network (any
+# $\varepsilon_\theta$ will do for this check).
+
+
+# %%
+def algorithm_1_loss(eps_model, x0, alpha_bar, generator):
+    """The loss of one step of Algorithm 1 (Ho et al. 2020) for a batch x0 [B, D]."""
+    T = len(alpha_bar) - 1  # noqa: N806 - alpha_bar[0] = 1 comes first
+    t = torch.randint(1, T + 1, (len(x0),), generator=generator)  # t ~ Uniform{1..T}
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)  # ε ~ N(0, I)
+    ab = alpha_bar[t].reshape(-1, 1).to(x0.dtype)  # ᾱ_t, one per row
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps  # a draw from q(x_t | x_0)
+    return (eps - eps_model(x_t, t)).pow(2).mean()  # ‖ε − ε_θ(x_t, t)‖², averaged
+
+
+with rng.seeded(0):
+    fresh = dm.MLPDenoiser(64, hidden=64, depth=2).double()
+x_batch = x_train[:128].double()
+with torch.no_grad():  # only the values are compared here
+    loss_open = algorithm_1_loss(fresh, x_batch, sched.alpha_bar, rng.generator(7))
+    loss_package = dm.l_simple(fresh, sched, x_batch, rng.generator(7))
+print(f"Algorithm 1 written out: {loss_open:.10f}, dm.l_simple: {loss_package:.10f}")
+claim_close(
+    "Algorithm 1's loss written out equals the package's L_simple for the same draws",
+    (loss_open - loss_package).abs(),
+    0.0,
+    atol=1e-12,
+)
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "L_simple drops the weight β_t²/(2σ_t²α_t(1−ᾱ_t)) of each KL term. Compared with the true "
+    "bound, which steps does it give relatively *more* weight?",
+    [
+        "The nearly clean steps (small t)",
+        "The very noisy steps (large t)",
+        "None: for the linear schedule the weights are equal",
+    ],
+    answer=1,
+    why="The bound's weights are largest at small t (the plot above, log scale); setting them "
+    "all to 1 moves effort towards large t, where the network must guess the digit from "
+    "little signal. Ho et al. found this gives better samples, at some cost in likelihood.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training a digits model with $L_\text{simple}$
 #
@@ -287,26 +389,114 @@ claim(
 # the same CPU time, a narrower, deeper network (256 units × 3 blocks, 6000 steps) gives
 # equally good DDPM samples but clearly worse deterministic DDIM samples in chapter 09 — a
 # comparison run outside this notebook, which is why the setting is what it is.
+#
+# `snapshots` keeps a copy of the model at a few steps along the way (training pauses there,
+# and each stage is checkpointed): below we sample from each to watch the digits form.
 
 # %%
 EPS_KW = dm.digits_denoiser_kwargs()  # FAST: 2000 steps, 128 × 3 blocks; full: 5000, 384 × 2
+stages = dict.fromkeys(config.pick([250, 1000, 2500], [250, 500, 1000]))  # filled in: step -> model
 model, sched, history = dm.train_digits_denoiser(
-    **EPS_KW, checkpoint=dm.digits_denoiser_checkpoint()
+    **EPS_KW, checkpoint=dm.digits_denoiser_checkpoint(), snapshots=stages
 )
-viz.plot_losses(history, smooth=50).set_title("L_simple (ε-prediction)")
+stages[EPS_KW["steps"]] = model
+ax = viz.plot_losses(history, smooth=50)
+ax.set(title="L_simple (ε-prediction)", xlabel="training step", ylabel="L_simple")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Ancestral sampling and a sample-quality score
+# ## Algorithm 2 (ancestral sampling), written out
 #
 # Algorithm 2 of Ho et al.: start from $x_T\sim\mathcal N(0,I)$ and draw
 # $x_{t-1} = \mu_\theta(x_t,t) + \sigma_t z$ for $t = T,\dots,1$ (no noise at the last step).
 # That is $T = 1000$ network calls per sample.
 #
+# Here is Algorithm 2 as plain code, with $\sigma_t^2 = \beta_t$ (the first of Ho et al.'s two
+# choices; they report similar results for $\sigma_t^2 = \tilde\beta_t$, the package's default).
+# The mean is the ε-form of $\mu_\theta$ from above. The package's `dm.ddpm_sample` computes the
+# same mean the long way round — through $\hat x_0$ and the posterior coefficients of
+# $\tilde\mu_t$ — and draws its noise in the same order ($x_T$ first, then one $z$ per step
+# except the last), so with the same generator both must return the same samples. We run both
+# in float64 and compare.
+
+
+# %%
+@torch.no_grad()
+def algorithm_2_sample(eps_model, betas, n, generator):
+    """Ancestral sampling, Algorithm 2 of Ho et al. (2020), with σ_t² = β_t; float64."""
+    T = len(betas) - 1  # noqa: N806 - betas[0] = 0 comes first
+    alphas = 1 - betas
+    alpha_bar = torch.cumprod(alphas, 0)  # ᾱ_t = α_1 ⋯ α_t, and ᾱ_0 = 1
+    x = torch.randn(n, 64, generator=generator, dtype=torch.float64)  # x_T ~ N(0, I)
+    for t in range(T, 0, -1):  # t = T, T-1, ..., 1
+        z = torch.randn(n, 64, generator=generator, dtype=torch.float64) if t > 1 else 0.0
+        eps = eps_model(x, torch.full((n,), t))  # ε_θ(x_t, t)
+        mean = (x - betas[t] / (1 - alpha_bar[t]).sqrt() * eps) / alphas[t].sqrt()
+        x = mean + betas[t].sqrt() * z  # σ_t = √β_t; no noise at t = 1
+    return x
+
+
+def model64(x, t):
+    return model(x.float(), t).double()
+
+
+x_open = algorithm_2_sample(model64, sched.betas, 8, rng.generator(11))
+x_package = dm.ddpm_sample(
+    model64, sched, (8, 64), generator=rng.generator(11), var_type="beta", dtype=torch.float64
+)
+print(f"max |written out − dm.ddpm_sample| = {(x_open - x_package).abs().max():.2e}")
+claim_close(
+    "Algorithm 2 written out returns the package's DDPM samples (σ² = β, same generator)",
+    (x_open - x_package).abs().max(),
+    0.0,
+    atol=1e-6,
+)
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "Algorithm 2 adds no noise at its last step, t = 1. Why?",
+    [
+        "Because β₁ = 0, so the noise would vanish anyway",
+        "x₀ is the output: the mean μ_θ(x₁, 1) is the best guess, and noise of size σ₁ would "
+        "only blur it",
+        "Because ε_θ was never trained at t = 1",
+    ],
+    answer=1,
+    why="The last step returns the data, so it reports the decoder's mean (Ho et al. "
+    "display μ_θ(x₁, 1) noiselessly). β₁ = 1e-4 is not zero, and t = 1 is drawn in training "
+    "like any other step.",
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Samples over training, and a sample-quality score
+#
+# The same $x_T$ and the same noises, sampled by each snapshot of the model taken during
+# training: early on the chain ends in blobs, later in digits.
+#
 # To score samples without downloading Inception weights we use `edu_gen.evaluation.frechet.digits_fd`: the
 # Fréchet distance between Gaussian fits of a small digits classifier's penultimate features
 # (trained once with a fixed seed). It is only meaningful next to the **real-vs-real floor**
 # (two real sets of the same size) and a **noise baseline**.
+
+# %%
+x_T_show = torch.randn(12, 64, generator=rng.generator(12))
+over_training = {
+    f"after {step} steps": dm.ddpm_sample(
+        snapshot, sched, (12, 64), x_T=x_T_show, generator=rng.generator(13)
+    )
+    for step, snapshot in sorted(stages.items())
+}
+fig = viz.compare_rows(
+    {name: (x.clamp(-1, 1) + 1) / 2 for name, x in over_training.items()},
+    ncol=12,
+    vmin=0,
+    vmax=1,
+)
+fig.suptitle("DDPM samples over training: one row per snapshot, the same x_T and noises", y=1.0)
+plt.show()
 
 # %%
 n_samples = len(x_test)
@@ -483,5 +673,8 @@ else:
 # * With ε-prediction the KL terms are weighted ε-regressions; $L_\text{simple}$ drops the
 #   weights, trains easily, and gives samples far better than noise (but still above the
 #   real-vs-real floor with this small CPU model).
+# * Ho et al.'s Algorithm 1 (a one-line loss on random $t$ and ε) and Algorithm 2 (a loop
+#   from $t = T$ down to 1) fit in a few lines each; the package's versions give the same
+#   numbers.
 # * Sampling takes $T = 1000$ network calls — chapter 09 (DDIM) reuses this very model with 10–50×
 #   fewer.

@@ -22,7 +22,8 @@
 #
 # **In this chapter** (all with chapter 08's digits model — no retraining)
 # 1. the non-Markovian family $q_\sigma$ and its sampler with $\sigma_t(\eta)$;
-# 2. η = 1 on all steps *is* DDPM ancestral sampling (checked exactly);
+# 2. η = 1 on all steps *is* DDPM ancestral sampling (checked exactly), and the DDIM loop
+#    over a sub-sequence τ written out in a few lines (checked against the package);
 # 3. fewer steps: a quality table over S × η (DDIM Table 1 in miniature);
 # 4. DDIM as an encoder: inversion $x_0\to x_T$ and reconstruction error vs S (Table 2 in
 #    miniature), with an exact ε for Gaussian data and with the trained model;
@@ -34,6 +35,7 @@
 # Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
+import math
 import time
 
 import matplotlib.pyplot as plt
@@ -41,7 +43,7 @@ import numpy as np
 import torch
 
 from edu_gen.core import config, rng
-from edu_gen.course import viz
+from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits
 from edu_gen.evaluation import frechet as metrics
@@ -89,6 +91,32 @@ print(f"ε-model from chapter 08 ({dm.digits_denoiser_kwargs()}), T = {T}")
 print("linear τ for S = 10:", dm.ddim_timesteps(T, 10))
 print("quadratic τ for S = 10:", dm.ddim_timesteps(T, 10, "quadratic"))
 
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "Why can the ε-model trained for DDPM be sampled with DDIM, with no retraining?",
+    [
+        "DDIM fine-tunes the network on the fly during sampling",
+        "L_simple only involves the marginals q(x_t | x₀), and every q_σ shares them",
+        "The DDIM update ignores ε_θ when η = 0",
+    ],
+    answer=1,
+    why="Training draws x_t from q(x_t | x₀) = N(√ᾱ_t x₀, (1−ᾱ_t)I) and never uses the joint "
+    "chain. The non-Markovian q_σ keep those marginals, so their (weighted) bounds are "
+    "minimised by the same ε_θ; only the sampler changes.",
+)
+quiz.number(
+    "Take the two-step chain of chapter 08: ᾱ₁ = 0.9, ᾱ₂ = 0.72. What is DDIM's σ for the "
+    "step t = 2 → s = 1 with η = 1?",
+    answer=math.sqrt((1 - 0.9) / (1 - 0.72) * (1 - 0.72 / 0.9)),
+    why="σ = √((1−ᾱ₁)/(1−ᾱ₂)) · √(1−ᾱ₂/ᾱ₁) = √(0.1/0.28) · √0.2 ≈ 0.598 · 0.447 ≈ 0.267. "
+    "That is √β̃₂ = √(β₂(1−ᾱ₁)/(1−ᾱ₂)) = √(0.2 · 0.1/0.28), DDPM's posterior standard "
+    "deviation: with η = 1 and consecutive steps DDIM is ancestral sampling.",
+    tolerance=0.005,
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## η = 1 on all steps is DDPM
 #
@@ -114,6 +142,57 @@ claim_close(
     (a - b).abs().max(),
     0.0,
     atol=1e-4,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The DDIM loop, written out
+#
+# The whole sampler in a few lines: put $\tau_0 = 0$ (where $\bar\alpha_0 = 1$) in front of the
+# sub-sequence, treat the starting noise as $x_{\tau_S}$, and apply the update from each
+# $t = \tau_i$ to $s = \tau_{i-1}$. Step through it with a small S and print `t`, `s` and
+# `sigma`: the last step (to $s = 0$) has $\sigma = 0$ whatever η is, since $1-\bar\alpha_0 = 0$.
+# `dm.ddim_sample` is the package's version and draws its noise in the same order ($x_T$ first,
+# then one $z$ per step that does not land on 0), so with one generator both must agree.
+
+
+# %%
+@torch.no_grad()
+def ddim_loop(eps_model, alpha_bar, taus, eta, n, generator):
+    """DDIM (Song et al. 2021, eq. 12) over the increasing sub-sequence taus; float64."""
+    steps = [0, *taus]  # τ_0 = 0 first
+    x = torch.randn(n, 64, generator=generator, dtype=torch.float64)  # x_{τ_S} ~ N(0, I)
+    for i in range(len(steps) - 1, 0, -1):  # i = S, ..., 1
+        t, s = steps[i], steps[i - 1]  # from τ_i down to τ_{i-1}
+        ab_t, ab_s = alpha_bar[t], alpha_bar[s]
+        eps = eps_model(x, torch.full((n,), t))  # ε_θ(x_t, t)
+        x0_hat = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()  # predicted x_0
+        sigma = eta * ((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)).sqrt()  # σ_{t→s}(η)
+        z = torch.randn(n, 64, generator=generator, dtype=torch.float64) if s > 0 else 0.0
+        direction = (1 - ab_s - sigma**2).clamp(min=0).sqrt() * eps  # points to x_t
+        x = ab_s.sqrt() * x0_hat + direction + sigma * z
+    return x
+
+
+gaps = {}
+for S, eta in [(10, 0.0), (20, 0.5), (50, 1.0)]:
+    taus = dm.ddim_timesteps(T, S)
+    mine = ddim_loop(model64, sched.alpha_bar, taus, eta, 16, rng.generator(6))
+    package = dm.ddim_sample(
+        model64,
+        sched,
+        (16, 64),
+        timesteps=taus,
+        eta=eta,
+        generator=rng.generator(6),
+        dtype=torch.float64,
+    )
+    gaps[f"S={S}, eta={eta}"] = (mine - package).abs().max().item()
+print({k: f"{v:.1e}" for k, v in gaps.items()})
+claim_close(
+    "the DDIM loop written out returns the package's samples (three S, η pairs)",
+    max(gaps.values()),
+    0.0,
+    atol=1e-6,
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -154,6 +233,24 @@ claim(
     fd_eta0_S20=table[1, 0],
     fd_best_S20=table[1].min(),
     fd_eta1_S10=table[0, -1],
+)
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "With S = 10 steps, why does η = 1 score so much worse than η = 0?",
+    [
+        "η = 1 is only a valid sampler on all T steps",
+        "Each of the 10 big jumps adds fresh noise of std σ_{t→s}(1), which is large, and the "
+        "few remaining steps cannot remove it all",
+        "With η = 1 the network is evaluated at the wrong time steps",
+    ],
+    answer=1,
+    why="σ_{t→s}(η) grows with the size of the jump (1 − ᾱ_t/ᾱ_s grows). With many small "
+    "steps the noise added and removed balances out; with ten jumps the samples end up noisy. "
+    "η = 1 on a sub-sequence is still a valid member of the family, just a poor one at small S.",
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -213,6 +310,24 @@ claim(
     median_S10=median_model[0],
     median_S200=median_model[-1],
     mean_S200=mean_model[-1],
+)
+
+# %% [markdown]
+# **Check your understanding.**
+
+# %%
+quiz.choice(
+    "What makes DDIM inversion (encoding x₀ into an x_T that decodes back to x₀) possible?",
+    [
+        "With η = 0 the sampler is a deterministic map, a discretised ODE that can be run "
+        "forwards in time",
+        "The forward process q(x_T | x₀) is deterministic",
+        "DDIM trains an encoder network alongside ε_θ",
+    ],
+    answer=0,
+    why="Only η = 0 removes the fresh noise, so x_T ↦ x₀ is a function; running the same "
+    "update forwards (small steps) approximately inverts it, better as S grows (the table). "
+    "q(x_T | x₀) is Gaussian noise and no encoder is trained.",
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -14,7 +14,9 @@
 # %% [markdown]
 # # 09 · DDIM — exercises
 #
-# Three graded exercises, then each is used on a sampler. Write your code where it says
+# Four graded exercises: three warm-ups (10 points each) — σ(η), one DDIM update, slerp — and
+# the whole DDIM sampler over a sub-sequence τ (20 points), which the last cells run on
+# chapter 08's digits model over a grid of step counts S and η. Write your code where it says
 # `raise NotImplementedError`, then run the `check(...)` cell under it. Later cells use your
 # function once it passes (the package's reference until then).
 #
@@ -22,8 +24,10 @@
 # `alpha_bar[0]` $= 1$. A DDIM step goes from step $t$ to an earlier step $s < t$ (possibly
 # $s = 0$, the data).
 #
-# No trained network is needed here: the "model" is the exact optimal noise predictor
+# The warm-ups need no trained network: their "model" is the exact optimal noise predictor
 # $\mathbb E[\varepsilon\mid x_t]$ for Gaussian data, `edu_gen.models.diffusion.gaussian_eps`.
+# The last exercise runs on chapter 08's trained digits model (loaded from its checkpoint, or
+# trained here if chapter 08 has not run in this folder).
 #
 # Besides the values, `check` tests what every answer must keep: your function must not
 # change its arguments in place, must return what the reference returns (a tensor of the
@@ -34,10 +38,15 @@
 # edge cases their text mentions. The feedback names the rule a test broke.
 
 # %% tags=["setup"]
+import time
+
+import matplotlib.pyplot as plt
 import torch
 
 from edu_gen.core import config, rng
+from edu_gen.course import viz
 from edu_gen.course.grading import check
+from edu_gen.evaluation import frechet as metrics
 from edu_gen.models import diffusion as dm
 
 rng.seed_everything(0)
@@ -148,3 +157,77 @@ for a in (0.0, 0.25, 0.5):
         f"α={a:.2f}: slerp norm {slerp_fn(z0, z1, a).norm(dim=1).mean():.2f}, "
         f"lerp norm {((1 - a) * z0 + a * z1).norm(dim=1).mean():.2f}"
     )
+
+# %% [markdown]
+# ## Exercise 4 — the DDIM sampler over a sub-sequence τ (20 points)
+#
+# `taus` is a Python list of increasing steps $\tau_1 < \dots < \tau_S$ in $1..T$ (what
+# `dm.ddim_timesteps(T, S)` returns). Put $\tau_0 = 0$ in front (`alpha_bar[0]` $= 1$), treat
+# `x_T` as $x_{\tau_S}$, and for $i = S, S-1, \dots, 1$, with $t = \tau_i$ and $s = \tau_{i-1}$:
+#
+# $$\hat\varepsilon = \varepsilon_\theta(x_t, t),\quad
+# \hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon}{\sqrt{\bar\alpha_t}},\quad
+# x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1-\bar\alpha_s-\sigma^2}\,\hat\varepsilon
+# + \sigma z,\quad \sigma = \sigma_{t\to s}(\eta).$$
+#
+# Return $x_0$. The noises are given: `z` has shape `[S, B, D]` and `z[i - 1]` is the noise of
+# the step that leaves $\tau_i$ (`z[0]` belongs to the last step, to $s = 0$, where
+# $\sigma = 0$). Call the model with an int64 tensor `[B]` holding $t$, e.g.
+# `torch.full((len(x),), t)`. `eta` is a float in $[0, 1]$. No gradient is needed: work inside
+# `with torch.no_grad():`. Your `ddim_sigma` and `ddim_step` from above are the pieces.
+
+
+# %%
+def ddim_sample(model, x_T, taus, alpha_bar, eta, z):  # noqa: N803
+    ### BEGIN SOLUTION
+    steps = [0, *taus]
+    x = x_T
+    with torch.no_grad():
+        for i in range(len(steps) - 1, 0, -1):
+            t, s = steps[i], steps[i - 1]
+            at, as_ = alpha_bar[t], alpha_bar[s]
+            eps = model(x, torch.full((len(x),), t, dtype=torch.int64))
+            x0 = (x - (1 - at).sqrt() * eps) / at.sqrt()
+            sigma = eta * ((1 - as_) / (1 - at) * (1 - at / as_)).sqrt()
+            direction = (1 - as_ - sigma**2).clamp(min=0).sqrt()
+            x = as_.sqrt() * x0 + direction * eps + sigma * z[i - 1]
+    return x
+    ### END SOLUTION
+
+
+result_sampler = check("09.ddim_sampler", ddim_sample)
+
+# %% [markdown]
+# ## Use it: fewer steps, and the role of η, on chapter 08's digits model
+#
+# Your sampler (the package's until yours passes) on the trained ε-model, for several step
+# counts S and η ∈ {0, 1}: every cell of the grid starts from the same $x_T$ and the same
+# noises. The table prints the wall time of each run and the digits feature-Fréchet distance
+# of its samples (lower is better), next to the real-vs-real floor at the same sample size.
+
+# %%
+sampler = result_sampler.choose(ddim_sample)
+model, sched_08, _ = dm.train_digits_denoiser(
+    **dm.digits_denoiser_kwargs(), checkpoint=dm.digits_denoiser_checkpoint()
+)
+alpha_bar = sched_08.alpha_bar.float()  # the model runs in float32
+n = config.pick(1000, 360)
+S_list, eta_list = config.pick([10, 20, 50, 100], [10, 20, 50]), [0.0, 1.0]
+g = rng.generator(1)
+x_T = torch.randn(n, 64, generator=g)
+z_all = torch.randn(max(S_list), n, 64, generator=g)
+rows, table = {}, []
+for S in S_list:
+    for eta in eta_list:
+        start = time.perf_counter()
+        x0 = sampler(model, x_T, dm.ddim_timesteps(sched_08.T, S), alpha_bar, eta, z_all[:S])
+        seconds = time.perf_counter() - start
+        table.append((S, eta, seconds, metrics.digits_fd(x0)))
+        rows[f"S={S}, η={eta:.0f}"] = (x0[:12].clamp(-1, 1) + 1) / 2
+print(f"{n} samples per run; real-vs-real floor {metrics.real_floor(n):.1f}")
+print("   S |   η | seconds | feature FD")
+for S, eta, seconds, fd in table:
+    print(f"{S:4d} | {eta:3.1f} | {seconds:7.2f} | {fd:10.1f}")
+fig = viz.compare_rows(rows, ncol=12, vmin=0, vmax=1)
+fig.suptitle("your DDIM sampler: one row per (S, η), the same x_T and noises", y=1.0)
+plt.show()

@@ -6,9 +6,11 @@ Indexing convention: t = 1..T, arrays of length T + 1 indexed by t, ``alpha_bar[
 The family's API, with the schedule as an extra argument (a denoiser ε_θ(x_t, t) is a plain
 callable and knows neither the schedule nor its data's shape):
 
-* loss: ``l_simple(model, schedule, x0)`` - L_simple (Ho et al. 2020, eq. 14);
+* loss: ``l_simple(model, schedule, x0)`` - L_simple (Ho et al. 2020, eq. 14; Alg. 1), with
+  its draws of t and ε optionally given (``t=``, ``noise=``);
 * sample: ``ddpm_sample(model, schedule, shape, generator=...)`` (Alg. 2) and
   ``ddim_sample(...)`` (Song et al. 2021, eq. 12) - each returns the batch x_0 as a tensor;
+  ``noise=`` passes in the z of every step instead of drawing them;
 * log-likelihood: ``vlb_terms(model, schedule, x0)`` - the variational bound on
   -log p(x_0) (eq. 5), term by term, in bits/dim.
 """

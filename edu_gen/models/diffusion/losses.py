@@ -23,6 +23,7 @@ import math
 
 import torch
 
+from edu_gen.core import rng
 from edu_gen.core.distributions import kl_normal
 from edu_gen.models.diffusion.process import (
     Denoiser,
@@ -41,17 +42,30 @@ LOG_PROB_FLOOR = 1e-12
 
 
 def l_simple(
-    model: Denoiser, sched: Schedule, x0: Tensor, generator: torch.Generator | None = None
+    model: Denoiser,
+    sched: Schedule,
+    x0: Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    t: Tensor | None = None,
+    noise: Tensor | None = None,
 ) -> Tensor:
-    """L_simple (Ho et al. 2020, eq. 14): the mean of ‖ε - ε_θ(x_t, t)‖², t ~ U{1..T}.
+    """L_simple (Ho et al. 2020, eq. 14; Algorithm 1): the mean of ‖ε - ε_θ(x_t, t)‖².
 
-    The mean runs over the batch and the pixels; one t and one ε are drawn per example.
+    The mean runs over the batch and the pixels; one t ~ U{1..T} and one ε ~ N(0, I) are
+    drawn per example (t first, then ε, from ``generator``), unless they are given: ``t``
+    an int64 tensor [B] of steps in 1..T, ``noise`` a tensor shaped like ``x0``.
     """
     if not isinstance(x0, Tensor) or not x0.is_floating_point() or x0.dim() < 2:
         raise ValueError("x0: expected a floating-point batch of shape [B, ...]")
-    gen = {"generator": generator} if generator is not None else {}
-    t = torch.randint(1, sched.T + 1, (len(x0),), device=x0.device, **gen)
-    noise = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device, **gen)
+    if t is None:
+        t = rng.draw(
+            torch.randint, 1, sched.T + 1, (len(x0),), generator=generator, device=x0.device
+        )
+    if noise is None:
+        noise = rng.draw(
+            torch.randn, x0.shape, generator=generator, device=x0.device, dtype=x0.dtype
+        )
     return (noise - model(q_sample(sched, x0, t, noise), t)).pow(2).mean()
 
 
@@ -122,11 +136,12 @@ def vlb_terms(
     uses σ_1² = β̃_2 (``"beta_tilde"``, since β̃_1 = 0) or β_1 (``"beta"``).
     """
     dims = x0[0].numel()
-    gen = {"generator": generator} if generator is not None else {}
     terms = []
     for step in range(1, sched.T + 1):
         t = as_timesteps(step, len(x0), sched.T, x0.device)
-        noise = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device, **gen)
+        noise = rng.draw(
+            torch.randn, x0.shape, generator=generator, device=x0.device, dtype=x0.dtype
+        )
         xt = q_sample(sched, x0, t, noise)
         out = p_mean_variance(model, sched, xt, t, var_type)
         if step == 1:

@@ -40,7 +40,8 @@ class TimeEmbedding(nn.Module):
         self.net = nn.Sequential(nn.Linear(dim, out), nn.SiLU(), nn.Linear(out, out))
 
     def forward(self, t: Tensor) -> Tensor:
-        return self.net(sinusoidal_embedding(t, self.dim))
+        # the features in the layers' dtype, so a float64 copy (``.double()``) works too
+        return self.net(sinusoidal_embedding(t, self.dim).to(self.net[0].weight.dtype))
 
 
 class MLPDenoiser(nn.Module):

@@ -14,7 +14,11 @@ DDIM (Song, Meng & Ermon 2021, eq. 12): on a decreasing sub-sequence τ_S > … 
 
 η = 1 with τ = 1..T is DDPM with σ_t² = β̃_t; η = 0 is deterministic. Noise order: both
 samplers draw x_T first, then one z per step *except the last one* (whatever η is), so DDPM and
-DDIM(η=1, all steps) consume the same random numbers from the same generator.
+DDIM(η=1, all steps) consume the same random numbers from the same generator. To pass the
+noise in instead, give ``noise``: a tensor ``[K, *shape]`` with one z per step, ``noise[k - 1]``
+used on the step that *leaves* the k-th visited step (DDPM: K = T and step t uses
+``noise[t - 1]``; DDIM: K = S and the step leaving τ_k uses ``noise[k - 1]``); ``noise[0]``
+belongs to the last step, which adds no noise, and is never read.
 
 Both samplers return the batch x_0 as one tensor, like every image family's ``sample``; they
 take the denoiser, the schedule and the ``shape`` of the batch (``(n, *data_shape)``: a
@@ -33,6 +37,7 @@ from collections.abc import MutableMapping
 
 import torch
 
+from edu_gen.core import rng
 from edu_gen.models.diffusion.process import (
     Denoiser,
     as_timesteps,
@@ -73,7 +78,18 @@ def _check_taus(taus: list[int], T: int) -> None:  # noqa: N803
 
 
 def _draw(shape, like_dtype, device, generator) -> Tensor:
-    return torch.randn(shape, dtype=like_dtype, device=device, generator=generator)
+    return rng.draw(torch.randn, shape, generator=generator, device=device, dtype=like_dtype)
+
+
+def _check_noise(noise: Tensor | None, steps: int, shape: tuple[int, ...]) -> Tensor | None:
+    if noise is not None and (
+        not isinstance(noise, Tensor) or tuple(noise.shape) != (steps, *shape)
+    ):
+        got = tuple(noise.shape) if isinstance(noise, Tensor) else type(noise).__name__
+        raise ValueError(
+            f"noise: expected a tensor of shape {(steps, *shape)} (one z per step), got {got}"
+        )
+    return noise
 
 
 def _check_record(record: object) -> MutableMapping[int, Tensor | None]:
@@ -101,12 +117,16 @@ def ddpm_sample(
     record: MutableMapping[int, Tensor | None] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    noise: Tensor | None = None,
 ) -> Tensor:
     """Ancestral sampling (Alg. 2): a batch x_0 of ``shape`` (a tensor).
 
-    ``record`` (a dict keyed by steps t) receives x̂_0 predicted at each of its steps.
+    ``record`` (a dict keyed by steps t) receives x̂_0 predicted at each of its steps;
+    ``noise`` ``[T, *shape]`` gives the z of every step (step t uses ``noise[t - 1]``)
+    instead of drawing them from ``generator``.
     """
     record = _check_record(record)
+    noise = _check_noise(noise, sched.T, tuple(shape))
     x = _draw(shape, dtype, device, generator) if x_T is None else x_T.clone()
     for step in range(sched.T, 0, -1):
         t = as_timesteps(step, shape[0], sched.T, x.device)
@@ -115,7 +135,8 @@ def ddpm_sample(
             record[step] = out.x0.clone()
         x = out.mean
         if step > 1:
-            x = x + out.variance.sqrt() * _draw(shape, x.dtype, x.device, generator)
+            z = _draw(shape, x.dtype, x.device, generator) if noise is None else noise[step - 1]
+            x = x + out.variance.sqrt() * z
     return x
 
 
@@ -170,11 +191,13 @@ def ddim_sample(
     record: MutableMapping[int, Tensor | None] | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    noise: Tensor | None = None,
 ) -> Tensor:
     """DDIM sampling on τ (``timesteps`` or :func:`ddim_timesteps`(T, S, spacing)); S model calls.
 
     Returns the batch x_0 of ``shape`` (a tensor); ``record`` (a dict keyed by steps t)
-    receives x̂_0 at each of its steps that τ visits.
+    receives x̂_0 at each of its steps that τ visits; ``noise`` ``[S, *shape]`` gives the z
+    of every step (the step leaving τ_k uses ``noise[k - 1]``) instead of drawing them.
     """
     if not 0.0 <= float(eta) <= 1.0:
         raise ValueError(f"eta: expected a number in [0, 1], got {eta!r}")
@@ -184,10 +207,14 @@ def ddim_sample(
     record = _check_record(record)
     x = _draw(shape, dtype, device, generator) if x_T is None else x_T.clone()
     _check_taus(taus, sched.T)
+    noise = _check_noise(noise, len(taus) - 1, tuple(shape))
     for i in range(len(taus) - 1, 0, -1):
         t, s = taus[i], taus[i - 1]
         eps = model(x, torch.full((shape[0],), t, dtype=torch.int64, device=x.device))
-        z = _draw(shape, x.dtype, x.device, generator) if s > 0 else None
+        if s == 0:
+            z = None
+        else:
+            z = _draw(shape, x.dtype, x.device, generator) if noise is None else noise[i - 1]
         x, x0 = ddim_step(sched, x, eps, t, s, eta, z, clip)
         if t in record:
             record[t] = x0.clone()

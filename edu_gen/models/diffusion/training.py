@@ -1,7 +1,18 @@
-"""Train (or load) the chapter-08 ε-model on the 8×8 digits with L_simple, through ``fit``."""
+"""Train (or load) the chapter-08 ε-model on the 8×8 digits with L_simple, through ``fit``.
+
+Two options serve the lessons: ``loss`` trains with another implementation of Algorithm 1
+(a learner's), given the same draws of t and ε; ``snapshots`` keeps copies of the model at
+chosen steps, to show samples over training. Snapshots train in stages, one ``fit`` call
+and one checkpoint file per stage (each resumed from the one before, bit for bit on CPU),
+so a re-run loads every stage instead of training again.
+"""
 
 from __future__ import annotations
 
+import copy
+import shutil
+import tempfile
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 
 import torch
@@ -29,6 +40,8 @@ def train_digits_denoiser(
     checkpoint: str | Path | None = None,
     device: str | torch.device | None = "cpu",
     progress: bool = True,
+    loss: Callable[..., torch.Tensor] | None = None,
+    snapshots: MutableMapping[int, EMA | None] | None = None,
 ) -> tuple[EMA, Schedule, History]:
     """An :class:`MLPDenoiser` trained with L_simple on the signed ([-1, 1]) digits train split.
 
@@ -37,8 +50,13 @@ def train_digits_denoiser(
 
     With ``checkpoint`` set, a finished run with the same arguments is loaded instead of
     retrained (``fit`` resumes from the file), so chapter 09 reuses chapter 08's model.
+    ``loss(model, x0, t, eps, alpha_bar)`` replaces :func:`l_simple` (the same t and ε are
+    drawn for it, and ``alpha_bar`` comes in the batch's dtype). ``snapshots``, a dict whose
+    keys are steps in 1..``steps``, receives a frozen copy of the model (eval mode) after
+    each of them; its stages are checkpointed next to ``checkpoint`` (``<name>_at<step>.pt``).
     Returns the model in eval mode, the schedule and the training history.
     """
+    stages = _stages(snapshots, steps)
     rng.seed_everything(seed)
     sched = make_schedule(schedule, T)
     model = EMA(MLPDenoiser(64, hidden, depth), ema_decay)
@@ -55,23 +73,57 @@ def train_digits_denoiser(
 
     def loss_fn(net, batch):
         net.update()  # average in the weights of the previous step
-        return l_simple(net, sched, batch[0])
+        x0 = batch[0]
+        if loss is None:
+            return l_simple(net, sched, x0)
+        # the draws of l_simple, in its order: t ~ U{1..T}, then ε ~ N(0, I)
+        t = torch.randint(1, sched.T + 1, (len(x0),), device=x0.device)
+        eps = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device)
+        return loss(net, x0, t, eps, sched.alpha_bar.to(x0))
 
     opt = torch.optim.Adam(model.net.parameters(), lr=lr)
-    history = fit(
-        model,
-        loss_fn,
-        data,
-        steps=steps,
-        optimizer=opt,
-        device=device,
-        checkpoint=checkpoint,
-        checkpoint_every=max(steps, 100),
-        progress=progress,
-        desc=f"DDPM ε-model ({schedule})",
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        final = Path(checkpoint) if checkpoint is not None else None
+        if final is None and len(stages) > 1:
+            final = Path(scratch) / "denoiser.pt"  # stages hand over through files
+        previous = None
+        for stage in stages:
+            path = final
+            if final is not None and stage < steps:
+                path = final.with_name(f"{final.stem}_at{stage}{final.suffix}")
+            if path is not None and previous is not None and not path.exists():
+                shutil.copyfile(previous, path)  # resume this stage from the last one
+            history = fit(
+                model,
+                loss_fn,
+                data,
+                steps=stage,
+                optimizer=opt,
+                device=device,
+                checkpoint=path,
+                checkpoint_every=max(stage, 100),
+                progress=progress,
+                desc=f"DDPM ε-model ({schedule})",
+            )
+            if snapshots is not None and stage in snapshots:
+                snapshots[stage] = copy.deepcopy(model).eval()
+            previous = path
     model.eval()
     return model, sched, history
+
+
+def _stages(snapshots: MutableMapping[int, EMA | None] | None, steps: int) -> list[int]:
+    """The steps at which training pauses: every snapshot step, then ``steps``."""
+    if snapshots is None:
+        return [steps]
+    if not isinstance(snapshots, MutableMapping) or not all(
+        isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= steps for k in snapshots
+    ):
+        raise ValueError(
+            f"snapshots: expected a dict whose keys are steps in 1..{steps} (the function "
+            f"fills in the model at each), e.g. dict.fromkeys([100, {steps}]); got {snapshots!r}"
+        )
+    return sorted({*snapshots, steps})
 
 
 def digits_denoiser_kwargs() -> dict:

@@ -1,4 +1,5 @@
-"""Chapter 09 exercises: DDIM's σ_t(η), one DDIM update, and slerp.
+"""Chapter 09 exercises: DDIM's σ_t(η), one DDIM update, slerp, and the central one: the
+whole DDIM sampler over a sub-sequence τ with σ(η) and the noises given.
 
 Arrays are indexed by t (t = 1..T, alpha_bar[0] = 1); a DDIM step goes from t to s < t."""
 
@@ -7,7 +8,11 @@ from __future__ import annotations
 import torch
 
 from edu_gen.course.grading.core import Exercise, allclose, register, seeded_generator
-from edu_gen.course.grading.specs.ch08 import other_schedule, schedule_from_alpha_bar
+from edu_gen.course.grading.specs.ch08 import (
+    other_schedule,
+    schedule_from_alpha_bar,
+    small_denoiser,
+)
 from edu_gen.models import diffusion as dm
 
 
@@ -173,6 +178,93 @@ register(
             ),
             "divide by sin θ": lambda z0, z1, a: (
                 torch.sin((1 - a) * _theta(z0, z1)) * z0 + torch.sin(a * _theta(z0, z1)) * z1
+            ),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------ the central algorithm
+
+
+def _sampler_inputs(seed: int) -> dict:
+    g = seeded_generator(seed)
+    S = [6, 4, 10, 5, 8][seed % 5]  # noqa: N806
+    n, d = 3 + seed % 3, 5 + seed % 4
+    return {
+        "model": small_denoiser(d, seed),
+        "x_T": torch.randn(n, d, generator=g, dtype=torch.float64),
+        "taus": dm.ddim_timesteps(100, S, ["linear", "quadratic"][(seed // 2) % 2]),
+        "alpha_bar": _alpha_bar(seed),
+        "eta": [0.0, 0.5, 1.0, 0.3, 0.8][seed % 5],
+        "z": torch.randn(S, n, d, generator=g, dtype=torch.float64),
+    }
+
+
+def _later_taus(inputs, g) -> list[int]:
+    """Every step of τ after the first moved one later (still increasing, still ≤ T)."""
+    taus = inputs["taus"]
+    return [taus[0], *(v + 1 for v in taus[1:])]
+
+
+def ref_ddim_sampler(model, x_T, taus, alpha_bar, eta, z):  # noqa: N803
+    """The package's DDIM sampler on τ with the noises given."""
+    return dm.ddim_sample(
+        model,
+        schedule_from_alpha_bar(alpha_bar),
+        tuple(x_T.shape),
+        timesteps=list(taus),
+        eta=eta,
+        x_T=x_T,
+        noise=z,
+        dtype=x_T.dtype,
+    )
+
+
+def _sampler_wrong(
+    use_eta=True, consecutive=False, sigma_in_direction=True, to_zero=True, z_reversed=False
+):
+    @torch.no_grad()
+    def fn(model, x_T, taus, alpha_bar, eta, z):  # noqa: N803
+        steps = [0, *taus] if to_zero else list(taus)
+        x = x_T.clone()
+        for i in range(len(steps) - 1, 0, -1):
+            t = steps[i]
+            s = t - 1 if consecutive else steps[i - 1]
+            at, as_ = alpha_bar[t], alpha_bar[s]
+            eps = model(x, torch.full((len(x),), t, dtype=torch.int64))
+            x0 = (x - (1 - at).sqrt() * eps) / at.sqrt()
+            sigma = (eta if use_eta else 1.0) * ((1 - as_) / (1 - at) * (1 - at / as_)).sqrt()
+            direction = 1 - as_ - sigma**2 if sigma_in_direction else 1 - as_
+            k = len(steps) - i if z_reversed else i  # z[k - 1]: the step leaving τ_k
+            x = as_.sqrt() * x0 + direction.clamp(min=0).sqrt() * eps + sigma * z[k - 1]
+        return x
+
+    return fn
+
+
+register(
+    Exercise(
+        id="09.ddim_sampler",
+        title="The DDIM sampler over a sub-sequence τ with σ(η), noises given (Song et al.)",
+        points=20,
+        inputs=_sampler_inputs,
+        reference=ref_ddim_sampler,
+        perturb={"taus": _later_taus, "alpha_bar": other_schedule},
+        argument_case=1,  # η = 0.5 (the first case has η = 0: z would not matter)
+        mistakes={
+            "σ = η · √((1-ᾱ_s)/(1-ᾱ_t)) · √(1-ᾱ_t/ᾱ_s): multiply by η": _sampler_wrong(
+                use_eta=False
+            ),
+            "step from τ_i to the previous element of τ, s = τ_{i-1}, not to t - 1": (
+                _sampler_wrong(consecutive=True)
+            ),
+            "the direction term has coefficient √(1-ᾱ_s-σ²)": _sampler_wrong(
+                sigma_in_direction=False
+            ),
+            "after τ_1 one last update goes to t = 0, where ᾱ_0 = 1": _sampler_wrong(to_zero=False),
+            "z[i - 1] is the noise of the step leaving τ_i (z[0] belongs to the last one)": (
+                _sampler_wrong(z_reversed=True)
             ),
         },
     )
