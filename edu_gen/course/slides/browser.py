@@ -10,6 +10,9 @@
 
 Everything runs offline on ``file://`` pages; the Chromium binary is :data:`CHROMIUM`
 (``EDU_GEN_CHROMIUM`` overrides it).
+
+Length: the two page scripts (measure, print) are JavaScript kept beside the Python that
+injects them and reads their results.
 """
 
 from __future__ import annotations
@@ -163,6 +166,13 @@ def _run(args: list[str], timeout: int) -> subprocess.CompletedProcess:
             raise BrowserError(f"Chromium timed out after {timeout} s: {args[-1]}") from error
 
 
+def _inject(html: str, script: str) -> str:
+    """``html`` with ``script`` before its closing body tag (the last one: a cell's output
+    may show HTML source of its own)."""
+    at = html.rfind("</body>")
+    return html[:at] + script + html[at:]
+
+
 def measure(deck: Path, screen: str = "720p", *, timeout: int = 120) -> DeckSize:
     """Lay out every slide of ``deck`` in a ``screen``-sized window and measure it."""
     deck = Path(deck).resolve()
@@ -173,7 +183,7 @@ def measure(deck: Path, screen: str = "720p", *, timeout: int = 120) -> DeckSize
     if "</body>" not in html:
         raise BrowserError(f"{deck}: not an HTML page with a body")
     probe = deck.with_name(f".{deck.stem}.measure.html")  # next to it: relative assets load
-    probe.write_text(html.replace("</body>", _MEASURE_JS + "</body>", 1), encoding="utf-8")
+    probe.write_text(_inject(html, _MEASURE_JS), encoding="utf-8")
     try:
         done = _run(
             [
@@ -234,7 +244,7 @@ def print_pdf(deck: Path, pdf: Path | None = None, *, timeout: int = 180) -> Pat
     html = deck.read_text(encoding="utf-8")
     probe = deck.with_name(f".{deck.stem}.print-probe.html")
     static = deck.with_name(f".{deck.stem}.print.html")
-    probe.write_text(html.replace("</body>", _PRINT_JS + "</body>", 1), encoding="utf-8")
+    probe.write_text(_inject(html, _PRINT_JS), encoding="utf-8")
     try:
         dom = _run(
             [
