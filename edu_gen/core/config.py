@@ -37,6 +37,7 @@ def repo_url() -> str:
         raise ValueError(f"EDU_GEN_REPO_URL: expected an https:// repository address, got {url!r}")
     return url.rstrip("/")
 
+
 SIZES: tuple[str, ...] = ("fast", "cpu", "gpu")
 """Size profiles: ``fast`` (CI, seconds per chapter), ``cpu`` (the 8×8 digits, minutes on a
 laptop), ``gpu`` (28×28 images and paper-sized models, minutes on a Colab GPU)."""

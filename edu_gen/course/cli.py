@@ -10,19 +10,22 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from edu_gen.course.build import build
 
-    changed = build(Path(args.root), check=args.check)
+    try:
+        changed = build(Path(args.root), check=args.check)
+    except FileNotFoundError as error:
+        print(
+            f"edu-gen build: {error}; run it in a checkout of the course or pass --root",
+            file=sys.stderr,
+        )
+        return 2
     if args.check:
         if changed:
             print("out of date with lessons/ (run `edu-gen build`):")
@@ -37,67 +40,36 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass
-class ChapterRun:
-    name: str
-    passed: int
-    failed: int
-    errors: list[str]
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0 and not self.errors
-
-
-def run_notebook(path: Path, out_dir: Path, *, fast: bool, timeout: float) -> ChapterRun:
-    """Execute one notebook in a fresh kernel; collect its claim results."""
-    import nbformat
-
-    from edu_gen.course.execute import INLINE_BACKEND, cell_errors, execute
-
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "claims.jsonl"
-        report.touch()
-        env = {
-            "EDU_GEN_REPORT": str(report),
-            "EDU_GEN_FAST": "1" if fast else "0",
-            "EDU_GEN_STRICT": "0",
-            "MPLBACKEND": os.environ.get("MPLBACKEND", INLINE_BACKEND),
-        }
-        execute(nb, path.parent, env=env, timeout=timeout, allow_errors=True)
-        rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
-    errors = [f"{name}: {value}" for name, value in cell_errors(nb)]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, out_dir / path.name)
-    passed = sum(r["holds"] for r in rows)
-    return ChapterRun(path.stem, passed, len(rows) - passed, errors, time.perf_counter() - start)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
-    root = Path(args.root)
+    from edu_gen.course.chapters import chapter_names, print_result, run_notebook, select_chapters
+
+    root = Path(args.root).resolve()
     notebooks = sorted((root / "notebooks").glob("*.ipynb"))
-    if args.chapters:
-        wanted = set(args.chapters)
-        # "10" selects 10a and 10b; "10a" only that part
-        notebooks = [p for p in notebooks if {p.name.split("_")[0], p.name[:2]} & wanted]
     if not notebooks:
-        print("no chapter notebooks found (run `edu-gen build`)", file=sys.stderr)
+        print(
+            f"edu-gen run: no chapter notebooks in {root / 'notebooks'}; run it in a checkout "
+            "of the course (or pass --root), and `edu-gen build` if notebooks/ is empty",
+            file=sys.stderr,
+        )
         return 2
+    if args.chapters:
+        notebooks, unknown = select_chapters(notebooks, args.chapters)
+        if unknown:
+            valid = chapter_names(sorted((root / "notebooks").glob("*.ipynb")))
+            named = [w + (f" (did you mean {w.zfill(2)}?)" if w.zfill(2) in valid else "")
+                     for w in unknown]  # fmt: skip
+            print(
+                f"edu-gen run: unknown chapter(s) {', '.join(named)}; expected one of "
+                f"{' '.join(valid)}",
+                file=sys.stderr,
+            )
+            return 2
     mode = "FAST" if args.fast else "full"
     print(f"running {len(notebooks)} chapter(s) in {mode} mode; executed copies in {args.out}/")
     results = []
     for path in notebooks:
         result = run_notebook(path, Path(args.out), fast=args.fast, timeout=args.timeout)
-        status = "ok" if result.ok else "FAIL"
-        print(
-            f"  {result.name:<28} claims {result.passed:>2} passed {result.failed:>2} failed"
-            f"  {result.seconds:7.1f} s  {status}"
-        )
-        for error in result.errors[:3]:
-            print(f"      error: {error[:200]}")
+        print_result(result)
         results.append(result)
     total = sum(r.seconds for r in results)
     n_ok = sum(r.ok for r in results)
@@ -114,9 +86,6 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from edu_gen.course.grading.isolate import ServerError
     from edu_gen.course.grading.runner import find_notebooks, grade_folder
 
-    if args.jobs < 1 or args.timeout <= 0:
-        print("edu-gen grade: --jobs and --timeout must be positive", file=sys.stderr)
-        return 2
     try:
         n = len(find_notebooks([Path(p) for p in args.submissions]))
     except (NotADirectoryError, FileNotFoundError) as error:
@@ -151,6 +120,21 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {noun}, got {text!r}")
+        return value
+
+    noun = "integer" if kind is int else "number"
+    parse.__name__ = f"positive {noun}"
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edu-gen", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -168,8 +152,10 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--fast", action="store_true", help="FAST mode (minutes for the whole course)")
     r.add_argument("--out", default="build/executed", help="where executed notebooks go")
-    r.add_argument("--timeout", type=float, default=1800, help="seconds per cell")
-    r.add_argument("--root", default=".")
+    r.add_argument(
+        "--timeout", type=_positive(float), default=1800, help="seconds per cell (default 1800)"
+    )
+    r.add_argument("--root", default=".", help="repository root (default: .)")
     r.set_defaults(func=_cmd_run)
 
     sub.add_parser("slides", help="reveal.js slides for the lessons (`edu-gen slides --help`)")
@@ -187,9 +173,15 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--out", default="grades.csv", help="grades file to write (default grades.csv)")
     g.add_argument(
-        "-j", "--jobs", type=int, default=1, help="notebooks graded at a time (default 1)"
+        "-j",
+        "--jobs",
+        type=_positive(int),
+        default=1,
+        help="notebooks graded at a time (default 1)",
     )
-    g.add_argument("--timeout", type=float, default=60, help="seconds per exercise (default 60)")
+    g.add_argument(
+        "--timeout", type=_positive(float), default=60, help="seconds per exercise (default 60)"
+    )
     g.add_argument(
         "--feedback", metavar="DIR", help="also write DIR/<submission>.md for each learner"
     )
@@ -202,7 +194,10 @@ def parser() -> argparse.ArgumentParser:
         "executed copy under DIR (for the learner; never changes points)",
     )  # fmt: skip
     g.add_argument(
-        "--cell-timeout", type=float, default=600, help="seconds per cell with --execute"
+        "--cell-timeout",
+        type=_positive(float),
+        default=600,
+        help="seconds per cell with --execute (default 600)",
     )
     g.add_argument("--full", action="store_true", help="grade in full mode (default FAST)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -217,7 +212,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return slides.main(argv[1:]) or 0
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as error:
+        print(f"edu-gen {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"edu-gen {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,9 @@ A ``fit`` checkpoint (format ``edu_gen.fit/2``) holds the model's state, every p
 optimiser state by name, the counters (``step``, ``epoch`` and ``position``, the batches
 done in the epoch), the history, and two sets of RNG states: at the checkpoint step and at
 the start of its epoch. Files of format ``edu_gen.fit/1`` (one ``"optimizer"``) still load
-into a run with one player.
+into a run with one player. Since checkpoints carry a checksum (``"checksum"``, written and
+verified by :mod:`edu_gen.core.train.checkpoint`, outside this format and stripped on load)
+a corrupted file is an error; older files of either format, without one, load unchecked.
 
 How the exact resume works: on resume the RNG states of the epoch's start are restored, the
 epoch's data iterator is created again (so a shuffling ``DataLoader`` draws the same
@@ -26,6 +28,7 @@ from torch import Tensor, nn
 from edu_gen.core.train import rng_state
 from edu_gen.core.train.checkpoint import CheckpointError, load_checkpoint, previous_path
 from edu_gen.core.train.history import History
+from edu_gen.core.train.integrity import remove_stale_temporaries
 from edu_gen.core.train.players import Player
 
 __all__ = ["FORMAT", "Progress", "epoch_batches", "fit_state", "restore_run"]
@@ -125,6 +128,7 @@ def restore_run(
 ) -> Progress | None:
     """Load ``path`` into the model and the players' optimisers; None if nothing to resume."""
     prev = previous_path(path)
+    remove_stale_temporaries(path)  # left by a save that was killed
     if not path.exists():
         if prev.exists():
             raise CheckpointError(

@@ -231,8 +231,8 @@ def build_all(
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``edu-gen slides [--offline] [--portable] [--execute] [--out DIR] [NOTEBOOK ...]``."""
+def parser() -> argparse.ArgumentParser:
+    """The options of ``edu-gen slides``."""
     parser = argparse.ArgumentParser(
         prog="edu-gen slides",
         description="Build reveal.js slides (<out>/<stem>.slides.html) from course notebooks.",
@@ -276,7 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sheet", action="store_true", help="with --pdf: also a contact sheet (PNG) per deck"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``edu-gen slides [--offline] [--portable] [--execute] [--out DIR] [NOTEBOOK ...]``."""
+    args = parser().parse_args(argv)
     options = {
         "offline": args.offline,
         "portable": args.portable,
