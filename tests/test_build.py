@@ -161,3 +161,16 @@ def test_every_exercise_set_blanks_all_solutions():
 )
 def test_lesson_names_allow_chapter_parts(name, ok):
     assert bool(build.LESSON_NAME.match(name)) is ok
+
+
+def test_build_command_takes_a_fork_address(tmp_path, monkeypatch, capsys):
+    from edu_gen.course import cli
+
+    monkeypatch.setenv("EDU_GEN_REPO_URL", REPO_URL)  # restored after the test
+    root = _mini_repo(tmp_path)
+    url = "https://github.com/someone/fork"
+    assert cli.main(["build", "--root", str(root), "--repo-url", url]) == 0
+    colab = nbformat.read(root / "notebooks" / "00_demo.ipynb", as_version=4).cells[0]
+    assert f"git+{url}@{REPO_REF}" in colab.source
+    assert cli.main(["build", "--root", str(root), "--repo-url", "ftp://x"]) == 2
+    assert "EDU_GEN_REPO_URL" in capsys.readouterr().err

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,13 @@ from typing import Any
 def _cmd_build(args: argparse.Namespace) -> int:
     from edu_gen.course.build import build
 
+    if args.repo_url:  # a fork's address, for the Colab cell, badges and repository links
+        os.environ["EDU_GEN_REPO_URL"] = args.repo_url
     try:
         changed = build(Path(args.root), check=args.check)
+    except ValueError as error:
+        print(f"edu-gen build: {error}", file=sys.stderr)
+        return 2
     except FileNotFoundError as error:
         print(
             f"edu-gen build: {error}; run it in a checkout of the course or pass --root",
@@ -142,6 +148,12 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build notebooks/, exercises/, solutions/ from lessons/")
     b.add_argument("--check", action="store_true", help="write nothing; fail if out of date")
     b.add_argument("--root", default=".", help="repository root (default: .)")
+    b.add_argument(
+        "--repo-url",
+        default="",
+        help="https address the notebooks install from and link to (a fork's; default: "
+        "EDU_GEN_REPO_URL or the course's)",
+    )
     b.set_defaults(func=_cmd_build)
 
     r = sub.add_parser("run", help="execute every chapter and print a claims summary")
