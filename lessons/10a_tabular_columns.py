@@ -49,6 +49,7 @@ from scipy.special import logsumexp
 
 from edu_gen.core import config, rng
 from edu_gen.core.train import fit
+from edu_gen.course import quiz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import tables
 from edu_gen.data.tables.schema import Schema
@@ -335,6 +336,26 @@ for pac in (1, 10):
 best_accuracy = pd.DataFrame(rows).set_index("pac")
 best_accuracy.round(4)
 
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.choice(
+    "A generator's softmax output for `occupation` is, in every row, exactly the vector of the "
+    "true category frequencies. Why does a discriminator still tell it from real rows at once?",
+    [
+        "it cannot: the output has the right distribution, so the best accuracy is 0.5",
+        "real rows are exact one-hots, so a largest entry below 1 gives every fake away",
+        "the frequencies are estimated from the training rows, so they are slightly off",
+        "softmax outputs are not differentiable, so the generator cannot improve",
+    ],
+    answer=1,
+    why="Every real row has one entry equal to 1 and the rest 0; the frequency vector never "
+    "does. The discriminator needs no knowledge of the distribution, only of the form of a "
+    "single row. Gumbel-softmax outputs are close to one-hot and hide this much better; exact "
+    "one-hot samples hide it completely.",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # **5 · Imbalanced categories.** 27 of the 4,456 training rows are students. A batch of 500
 # rows drawn uniformly holds 3 of them on average, and 1 batch in 20 holds none: the
@@ -495,6 +516,37 @@ claim(
     fair_max_abs_err=fair_rt[2],
 )
 
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.number(
+    "A value x = 3.2 is drawn into the mode with mean μ_k = 2 and standard deviation "
+    "σ_k = 0.4. What is its α?",
+    answer=0.75,
+    why="α = (x − μ_k) / (4σ_k) = 1.2 / 1.6 = 0.75, inside [−0.99, 0.99], so no clipping. "
+    "Decoding gives back μ_k + 4σ_k·α = 2 + 1.6·0.75 = 3.2.",
+    tolerance=0.005,
+)
+
+# %%
+quiz.choice(
+    "Why does the encoding store a value as a mode indicator β plus α, instead of one "
+    "number scaled to [−1, 1] by the column's min and max?",
+    [
+        "it needs fewer outputs than min-max scaling",
+        "a multimodal column becomes a label (which bump) plus a position inside one roughly "
+        "normal bump: both easy outputs for a network",
+        "it makes the encoding exactly invertible, which min-max scaling is not",
+        "α is always exactly normal, so a tanh can produce it",
+    ],
+    answer=1,
+    why="Min-max scaling is invertible too and uses one output, but a generator must then "
+    "shape several narrow bumps and the gaps between them with one tanh output. With β it "
+    "picks the bump as a category, and α only has to place the value within a single mode "
+    "(which is why α need not be exactly normal, only unimodal).",
+)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The conditional vector and training-by-sampling (Xu et al. 2019, sec. 4.3)
 #
@@ -617,6 +669,38 @@ ask_real = gen_cells[sampler.offsets[occ] + student_k] / n_draws  # the real-fre
 print(
     f"generation conditions asking for a student: ctgan package's log rule {ask_log:.2%}, "
     f"real-frequency rule {ask_real:.2%}"
+)
+
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.number(
+    "A discrete column has the counts (1000, 100, 10, 0). With the log-frequency rule, with "
+    "what probability does training condition on the category that occurs 10 times (given "
+    "that this column was chosen)?",
+    answer=0.1722,
+    why="p = log(1 + 10) / (log 1001 + log 101 + log 11 + log 1) = 2.398 / (6.909 + 4.615 + "
+    "2.398 + 0) = 0.172, against a real frequency of 10/1110 = 0.009: the rare category is "
+    "shown about 19 times more often, and the empty one never.",
+    tolerance=0.002,
+)
+
+# %%
+quiz.choice(
+    "At generation time CTGAN (here) draws the conditions with the real frequencies, not with "
+    "the log-frequency used in training. What would go wrong with the log-frequency?",
+    [
+        "nothing: a conditional generator produces the same rows whatever the condition law",
+        "the rare categories would appear far more often than in the data, distorting every "
+        "marginal",
+        "the generator would never have seen those conditions during training",
+        "the conditional vector would no longer be one-hot",
+    ],
+    answer=1,
+    why="The sampled rows' law is Σ_j (1/J) Σ_k P(condition j,k) p(x | x_j = k). With the "
+    "real frequencies n_jk/N this sums to p(x); with log-frequencies it over-weights every "
+    "rare category, so students, for one, would be far more common than in the data.",
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -21,8 +21,8 @@
 # they learned.
 #
 # **In this part**
-# 1. CTGAN (WGAN-GP, PacGAN, Gumbel-softmax, conditional cross-entropy) and TVAE (an ELBO
-#    with one likelihood per column), trained on `fair`;
+# 1. CTGAN (WGAN-GP, PacGAN, Gumbel-softmax, conditional cross-entropy — written out as a
+#    loop over rows) and TVAE (an ELBO with one likelihood per column), trained on `fair`;
 # 2. evaluation: machine-learning utility, column similarity, association difference and
 #    distance to the closest record, against independent marginals and real held-out rows;
 # 3. rare categories in the generated rows;
@@ -40,13 +40,15 @@
 # %% tags=["setup"]
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 from IPython.display import display
 
 from edu_gen.core import config, rng
-from edu_gen.course.claims import claim
+from edu_gen.course import quiz
+from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import tables
 from edu_gen.tabular import metrics
-from edu_gen.tabular.synthesizers import CTGAN, TVAE
+from edu_gen.tabular.synthesizers import CTGAN, TVAE, conditional_cross_entropy
 
 SEED = 0
 rng.seed_everything(SEED)
@@ -144,6 +146,91 @@ as_students = ctgan.sample(2000, seed=1, condition={"occupation": "student"})
 student_share_cond = float((as_students["occupation"] == "student").mean())
 print(f"share of students when asking for students: {student_share_cond:.1%}")
 as_students.head(4)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### The conditional cross-entropy, written out
+#
+# The generator term that taught the model what a condition means, as a loop a learner can
+# step through. Take a batch of training conditions (column $j_i$, category $k_i$ for row
+# $i$) and the trained generator's raw outputs $\ell_i$ (its *logits*, before the
+# Gumbel-softmax). For each row, read the logits of the conditioned column only — the span
+# of column $j_i$ in the encoded row — and score the conditioned category:
+#
+# $$L_{\text{cond}} = \frac1B\sum_i -\log\operatorname{softmax}(\ell_{i,\,\text{span}(j_i)})_{k_i}.$$
+#
+# The other discrete columns of the row are not scored: the condition says nothing about
+# them. The package computes the same batch mean in one vectorised call
+# (`conditional_cross_entropy`, one masked softmax over all spans); the claim compares the two.
+
+# %%
+g = torch.Generator().manual_seed(SEED)
+conditions = ctgan.sampler.sample_train(256, generator=g)
+z = torch.randn(256, ctgan.net.embedding_dim, generator=g)
+ctgan.net.eval()
+with torch.no_grad():
+    logits, _ = ctgan.net.generate(z.to(device), conditions.cond.to(device))
+spans = ctgan.transformer.discrete_spans  # the conditional vector's columns, in its order
+row_logits = logits.cpu().double()
+
+
+def conditional_ce_by_hand(row_logits, spans, span, category):
+    """Mean over rows of −log softmax(logits of the conditioned column)[conditioned category];
+    also the number of rows whose conditioned category has the largest logit."""
+    total, top = 0.0, 0
+    for i in range(len(row_logits)):  # every generated row
+        j, k = int(span[i]), int(category[i])  # its condition: column j, category k
+        scores = row_logits[i, spans[j].start : spans[j].end]  # logits of column j only
+        log_probs = scores - torch.logsumexp(scores, dim=0)  # log-softmax over its categories
+        total += -float(log_probs[k])  # minus the log-probability of category k
+        top += int(scores.argmax()) == k
+    return total / len(row_logits), top
+
+
+loop_ce, top = conditional_ce_by_hand(row_logits, spans, conditions.span, conditions.category)
+package_ce = conditional_cross_entropy(
+    logits, ctgan.net.cond_spans, conditions.span.to(device), conditions.category.to(device)
+)
+print(f"loop {loop_ce:.6f} nats, package {float(package_ce):.6f} nats")
+print(f"rows whose conditioned category has the largest logit: {top / len(row_logits):.1%}")
+claim_close(
+    "the loop over rows and the package's vectorised conditional cross-entropy agree",
+    loop_ce,
+    float(package_ce),
+    atol=1e-5,
+)
+
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.number(
+    "A conditioned column has 3 categories, the condition asks for the first, and the "
+    "generator's logits of that column are (2, 0, 0). What is this row's conditional "
+    "cross-entropy, in nats?",
+    answer=0.2395,
+    why="−log softmax(2, 0, 0)₁ = −log(e² / (e² + 2)) = log(1 + 2e⁻²) = log 1.2707 = 0.2395. "
+    "The logits of the row's other discrete columns do not enter.",
+    tolerance=0.002,
+)
+
+# %%
+quiz.choice(
+    "Without the conditional cross-entropy, what would push CTGAN's generator to obey its "
+    "condition?",
+    [
+        "nothing at all: the condition would be ignored for sure",
+        "only the critic, which sees every real row next to a condition it satisfies — a "
+        "weak, indirect signal",
+        "the Gumbel-softmax, which rounds the output to the conditioned category",
+        "training-by-sampling, which copies the condition into the generated row",
+    ],
+    answer=1,
+    why="The critic scores [row, cond] pairs, and real pairs always agree, so a generator "
+    "that ignores cond is detectable in principle; but the critic must first learn that "
+    "link, and its gradient reaches the generator mixed with everything else it checks. The "
+    "cross-entropy is a direct, supervised signal on the one column concerned (exercise 5 "
+    "measures the difference).",
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## TVAE
@@ -424,6 +511,44 @@ claim(
     l_syn_tvae=fitness["TVAE"].l_syn,
     l_syn_marginals=fitness["marginals"].l_syn,
     l_syn_ctgan=fitness["CTGAN"].l_syn,
+)
+
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.choice(
+    "A generator puts all its rows on 2 of the ring's 8 Gaussians, and on them exactly. "
+    "Which likelihood-fitness number gives it away?",
+    [
+        "L_syn: its rows are implausible under the true model",
+        "L_test: a mixture refitted to its rows gives the real test rows on the 6 missing "
+        "Gaussians a very low density",
+        "neither: both only measure plausibility",
+        "both fall by the same amount",
+    ],
+    answer=1,
+    why="Every generated row lies where the true density is high, so L_syn stays near the "
+    "ceiling. L_test fits the model family to the generated rows and scores real test rows: "
+    "three quarters of them sit where that fit has almost no mass, so L_test collapses. "
+    "L_syn measures plausibility, L_test coverage.",
+)
+
+# %%
+quiz.choice(
+    "Decoded by argmax (the `ctgan` package's way), TVAE hardly ever produces "
+    "`occupation = student`, although the decoder gives students a positive probability. Why?",
+    [
+        "argmax outputs a category only where it is the most likely one; a rare category is "
+        "rarely the most likely anywhere, so its small probabilities are never drawn",
+        "the KL term pushes the decoder's probabilities of rare categories to zero",
+        "argmax decoding is biased towards the first category of every column",
+        "TVAE never sees students in training because it uses training-by-sampling",
+    ],
+    answer=0,
+    why="Drawing from softmax(ℓ) reproduces each category's probability on average; the "
+    "argmax throws the probability of every category that is not the row's top one away. "
+    "The rare-category table above compares both decodings.",
 )
 
 # %% [markdown]

@@ -27,7 +27,8 @@
 #    (generated rows must be predictable like real rows), and what the classifier does to
 #    logically impossible rows;
 # 3. CTAB-GAN+: the Wasserstein loss with gradient penalty, the *general transform* for
-#    single-mode columns, and **DP-SGD** on the discriminator with a Rényi-DP accountant:
+#    single-mode columns, and **DP-SGD** on the discriminator (one step written out as a loop
+#    over rows) with a Rényi-DP accountant:
 #    exactly which parts of training read real rows and which of them the guarantee covers;
 # 4. utility, similarity and distance to the closest record for CTGAN, CTAB-GAN and
 #    CTAB-GAN+ at several privacy budgets $\varepsilon$.
@@ -43,19 +44,28 @@
 # Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
 # %% tags=["setup"]
+import copy
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
 from edu_gen.core import config, rng
-from edu_gen.course import viz
+from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim
 from edu_gen.data.tables import FAIR_TASK, fair, fair_label, train_test_split_table
-from edu_gen.tabular import metrics
+from edu_gen.tabular import metrics, privacy
 from edu_gen.tabular.encoding import TableEncoder
-from edu_gen.tabular.synthesizers import COVERAGE, CTABGAN, CTGAN, CTABGANPlus, default_delta
+from edu_gen.tabular.synthesizers import (
+    COVERAGE,
+    CTABGAN,
+    CTGAN,
+    CTABGANPlus,
+    Discriminator,
+    default_delta,
+)
 
 rng.seed_everything(0)
 print(config.banner())
@@ -115,6 +125,26 @@ claim(
     and float(np.abs(back["affairs"] - train["affairs"]).max()) < 1e-5,
     zeros=int((back["affairs"] == 0).sum()),
     max_error=float(np.abs(back["affairs"] - train["affairs"]).max()),
+)
+
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.choice(
+    "With `affairs` declared continuous (one mixture, no point-mass mode), why does a "
+    "generator almost never write an exact 0?",
+    [
+        "the mixture cannot put a component at 0",
+        "a value is decoded as μ_k + 4σ_k·α from a tanh output α: hitting the one α that "
+        "decodes to exactly 0 has probability zero",
+        "the conditional vector never conditions on numeric columns",
+        "the transformer clips α to [−0.99, 0.99]",
+    ],
+    answer=1,
+    why="A continuous output lands on any single value with probability zero, however much "
+    "mass the data put there. The mixed-type encoder turns 'exactly 0' into a mode — a "
+    "category the generator *chooses* — and decodes that mode to the exact value.",
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -424,6 +454,136 @@ print(pd.Series(COVERAGE, name="status").to_string())
 # The published CTAB-GAN+ code clips one gradient per 500-row batch rather than per row, and
 # lets the penalty, the information loss and the classifier see real rows unnoised: its
 # reported $\varepsilon$ does not bound what its training reveals.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### One DP-SGD step, written out
+#
+# The step the private critic takes, as a loop a learner can step through: a small critic,
+# a Poisson batch of real rows, each paired with a generated row (here: the real row's
+# columns shuffled across the table), and the per-row WGAN loss
+# $\ell_i = D(\hat r_i) - D(r_i)$. For every row: its own gradient $g_i$ (one backward pass
+# per row), its norm over *all* parameters together, the clip factor
+# $\min(1, C/\lVert g_i\rVert)$; then the sum, the noise $\sigma C\,\xi$ and the division
+# by the expected batch size $qn$, and a plain SGD step ($C$ is chosen near the median of
+# this critic's per-row gradient norms, so that the loop takes both branches of the
+# clip: the printout counts the clipped rows). The package's `privacy.dp_step` does
+# the same with `torch.func` (vectorised per-row gradients) and draws the noise from the same
+# generator; the claim compares the parameters the two leave.
+
+# %%
+rows_real = torch.from_numpy(encoded)
+g = torch.Generator().manual_seed(SEED)
+q_demo, C, sigma, lr = 64 / len(rows_real), 1.8, 1.1, 0.5  # C: near the median norm
+qn = q_demo * len(rows_real)
+shuffled = torch.stack(
+    [col[torch.randperm(len(rows_real), generator=g)] for col in rows_real.T], dim=1
+)
+(real_b, fake_b) = privacy.poisson_sample(rows_real, shuffled, sample_rate=q_demo, generator=g)
+with rng.seeded(SEED):
+    critic_loop = Discriminator(rows_real.shape[1], (32,), pac=1).eval()  # eval: no dropout
+critic_package = copy.deepcopy(critic_loop)
+
+
+def dp_sgd_step_by_hand(critic, real_b, fake_b, C, sigma, qn, lr, noise_gen):
+    """One DP-SGD step of the per-row loss D(fake_i) − D(real_i), one row at a time;
+    returns how many rows' gradients were clipped."""
+    params = list(critic.parameters())
+    summed = [torch.zeros_like(p) for p in params]
+    clipped = 0
+    for i in range(len(real_b)):  # one row at a time
+        loss_i = critic(fake_b[i : i + 1]).sum() - critic(real_b[i : i + 1]).sum()
+        grads = torch.autograd.grad(loss_i, params)  # g_i, this row's gradient
+        norm = float(torch.sqrt(sum((gr**2).sum() for gr in grads)))  # over all parameters
+        factor = min(1.0, C / norm) if norm > 0 else 1.0
+        clipped += factor < 1.0
+        for total, gr in zip(summed, grads, strict=True):
+            total += factor * gr  # the clipped row's gradient joins the sum
+    with torch.no_grad():
+        for p, total in zip(params, summed, strict=True):
+            noisy = (total + sigma * C * torch.randn(p.shape, generator=noise_gen)) / qn
+            p -= lr * noisy  # plain SGD on the private gradient
+    return clipped
+
+
+before = torch.cat([p.detach().flatten() for p in critic_package.parameters()])
+clipped_rows = dp_sgd_step_by_hand(
+    critic_loop, real_b, fake_b, C, sigma, qn, lr, torch.Generator().manual_seed(7)
+)
+privacy.dp_step(
+    critic_package,
+    lambda d, r, f: d(f) - d(r),  # one loss per row
+    (real_b, fake_b),
+    torch.optim.SGD(critic_package.parameters(), lr=lr),
+    clip_norm=C,
+    noise_multiplier=sigma,
+    expected_batch_size=qn,
+    generator=torch.Generator().manual_seed(7),
+)
+after_loop = torch.cat([p.detach().flatten() for p in critic_loop.parameters()])
+after_package = torch.cat([p.detach().flatten() for p in critic_package.parameters()])
+update = float((after_loop - before).norm())
+gap = float((after_loop - after_package).abs().max())
+print(f"batch of {len(real_b)} rows (expected {qn:.0f}); {clipped_rows} row gradients clipped")
+print(f"size of the update {update:.4f}; largest parameter difference loop vs dp_step {gap:.2e}")
+claim(
+    "the loop over rows and the package's dp_step take the same DP-SGD step (parameters "
+    "within 1e-5 of each other, for an update of norm > 1e-2)",
+    gap < 1e-5 and update > 1e-2,
+    max_difference=gap,
+    update_norm=update,
+)
+
+# %% [markdown]
+# ### Check your understanding
+
+# %%
+quiz.choice(
+    "Why does DP-SGD clip every row's gradient instead of clipping the gradient of the whole "
+    "batch to norm C?",
+    [
+        "clipping the batch gradient is slower",
+        "the noise σC assumes that adding or removing one row moves the sum by at most C; "
+        "per-row clipping guarantees that, a batch clip does not",
+        "per-row clipping makes the gradient unbiased",
+        "clipping the batch gradient would change its direction",
+    ],
+    answer=1,
+    why="The accountant analyses a sum whose sensitivity to one row is C. A batch clip "
+    "rescales all rows by one factor that depends on every row, so one row can move the "
+    "clipped result by up to 2C: the noise hides half as much as the accountant assumes (the "
+    "published CTAB-GAN+ code, above). Per-row clipping has its own price: it biases the "
+    "gradient.",
+)
+
+# %%
+quiz.choice(
+    "DP-SGD divides the clipped, noised sum by the expected batch size qn, not by the size "
+    "|B| of the Poisson batch it actually drew. Why?",
+    [
+        "|B| can be 0",
+        "|B| depends on which rows were sampled, so dividing by it would make the released "
+        "gradient's scale depend on the data outside the noise; qn is a public constant",
+        "qn is always larger, which adds privacy",
+        "there is no reason; both are private",
+    ],
+    answer=1,
+    why="The mechanism analysed by the accountant releases (sum + noise) scaled by a "
+    "constant. Scaling by |B| is a data-dependent operation the analysis does not cover "
+    "(and |B| = 0 is possible too).",
+)
+
+# %%
+quiz.number(
+    "The Gaussian mechanism without sampling (q = 1, sensitivity 1, noise multiplier σ = 5) "
+    "has RDP ε(α) = α/(2σ²) per step. After T = 100 steps, with δ = 1e-5 and the classic "
+    "conversion ε = ε_T(α) + log(1/δ)/(α − 1) minimised over all real α > 1, what is ε?",
+    answer=11.597,
+    why="ε_T(α) = 100α/50 = 2α. Minimise 2α + L/(α − 1), L = log(10⁵) = 11.513: the "
+    "derivative vanishes at (α − 1)² = L/2, α = 1 + 2.399 = 3.399, where ε = 2 + "
+    "2·sqrt(2L) = 2 + 9.597 = 11.597. Adding the 100 one-step guarantees instead would give "
+    "far more.",
+    tolerance=0.05,
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # First the non-private CTAB-GAN+ (packs of 10, information loss on) for the comparison

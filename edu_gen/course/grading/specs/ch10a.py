@@ -1,25 +1,29 @@
 """Chapter 10a exercises: mode-specific normalisation, the conditional-vector sampler
-(log-frequency and the cond/mask vectors) and the WGAN-GP penalty on PacGAN packs.
+(log-frequency and the cond/mask vectors), the WGAN-GP penalty on PacGAN packs and, the
+central one, CTGAN's conditional generator loss (the cross-entropy of the conditioned column).
 
-Length: a little over 300 lines, because four exercises each need their input layout, their
-planted mistakes and the helpers that change one argument alone; one module per chapter.
+Length: about 450 lines, because five exercises each need their input layout, their planted
+mistakes and the helpers that change one argument alone; one module per chapter.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
 from edu_gen.models import gan
 from edu_gen.tabular.encoding import (
     ALPHA_LIMIT,
     STD_MULTIPLIER,
+    Span,
     category_probabilities,
     conditional_vector,
     mode_log_responsibilities,
     mode_normalize,
 )
+from edu_gen.tabular.synthesizers import SoftmaxSpans, conditional_cross_entropy
 
 # ------------------------------------------------------------------ mode-specific normalisation
 
@@ -307,6 +311,148 @@ register(
                 lambda c, r, f, e, p: _packed_gp(c, r, f, e, p, tile=True)
             ),
             "multiply by λ = 10": lambda c, r, f, e, p: _packed_gp(c, r, f, e, p, weight=1.0),
+        },
+    )
+)
+
+# ------------------------------------------------------------------ the central algorithm
+
+
+def _cond_loss_inputs(seed: int) -> dict:
+    """Raw generator outputs of a row layout that interleaves 1-2 tanh columns (α of a
+    numeric column) before every one-hot span, so a span's position in the logits is never
+    its offset in the conditional vector; one condition per row, every column conditioned."""
+    g = seeded_generator(seed)
+    n_cols = 2 + seed % 3
+    widths = [int(w) for w in torch.randint(2, 6, (n_cols,), generator=g)]
+    spans, position = [], 0
+    for w in widths:
+        position += 1 + int(torch.randint(2, (1,), generator=g))  # tanh columns first
+        spans.append((position, position + w))
+        position += w
+    batch = 8 + seed % 5
+    span = torch.arange(batch) % n_cols  # every column is conditioned in some row
+    span = span[torch.randperm(batch, generator=g)]
+    category = (torch.rand(batch, generator=g) * torch.tensor(widths)[span]).long()
+    cond, _ = conditional_vector(span, category, widths)
+    logits = 2.0 * torch.randn(batch, position + 1, generator=g, dtype=torch.float64)
+    return {"logits": logits, "cond": cond.double(), "spans": spans}
+
+
+def _extreme_logits(seed: int) -> dict:
+    """Logits of size 10^3-10^4: the conditioned category may be far from the most likely."""
+    inputs = _cond_loss_inputs(seed)
+    inputs["logits"] = 1500.0 * inputs["logits"]
+    return inputs
+
+
+def _conditions_of(cond: torch.Tensor, spans) -> tuple[torch.Tensor, torch.Tensor]:
+    """(column, category) of every row's single 1 in ``cond``."""
+    widths = torch.tensor([end - start for start, end in spans])
+    ends = widths.cumsum(0)
+    slot = cond.argmax(1)
+    span = torch.searchsorted(ends, slot, right=True)
+    return span, slot - (ends - widths)[span]
+
+
+def ref_conditional_generator_loss(logits, cond, spans):
+    """The package's :func:`conditional_cross_entropy` on the spans and the decoded conditions."""
+    soft = SoftmaxSpans(
+        [Span(f"c{j}", start, end, "softmax", "category") for j, (start, end) in enumerate(spans)]
+    )
+    span, category = _conditions_of(cond, spans)
+    return conditional_cross_entropy(logits, soft, span, category)
+
+
+def _per_column(logits, cond, spans, *, offsets_for_logits=False, softmax_first=False):
+    """[B, J] cross-entropies of every column against its cond block's argmax, and the
+    [B, J] mask of the conditioned column."""
+    ces, masks, offset = [], [], 0
+    for start, end in spans:
+        width = end - start
+        block = cond[:, offset : offset + width]
+        scores = logits[:, offset : offset + width] if offsets_for_logits else logits[:, start:end]
+        if softmax_first:
+            scores = torch.softmax(scores, dim=1)
+        ces.append(F.cross_entropy(scores, block.argmax(1), reduction="none"))
+        masks.append(block.sum(1))
+        offset += width
+    return torch.stack(ces, 1), torch.stack(masks, 1)
+
+
+def _cl_all_columns(logits, cond, spans):
+    ce, _ = _per_column(logits, cond, spans)
+    return ce.sum(1).mean()
+
+
+def _cl_softmax_first(logits, cond, spans):
+    ce, mask = _per_column(logits, cond, spans, softmax_first=True)
+    return (ce * mask).sum(1).mean()
+
+
+def _cl_sum_batch(logits, cond, spans):
+    ce, mask = _per_column(logits, cond, spans)
+    return (ce * mask).sum()
+
+
+def _cl_cond_offsets(logits, cond, spans):
+    ce, mask = _per_column(logits, cond, spans, offsets_for_logits=True)
+    return (ce * mask).sum(1).mean()
+
+
+def _cl_mean_over_columns(logits, cond, spans):
+    ce, mask = _per_column(logits, cond, spans)
+    return (ce * mask).mean()
+
+
+def _cl_unstable(logits, cond, spans):
+    ce, mask = [], []
+    offset = 0
+    for start, end in spans:
+        block = cond[:, offset : offset + end - start]
+        p = torch.softmax(logits[:, start:end], dim=1)  # log of a probability that underflows
+        ce.append(-torch.log((p * block).sum(1) + (1 - block.sum(1))))
+        mask.append(block.sum(1))
+        offset += end - start
+    return (torch.stack(ce, 1) * torch.stack(mask, 1)).sum(1).mean()
+
+
+def _shift_spans(inputs, g) -> list[tuple[int, int]]:
+    """Every span one column to the left (into the tanh column before it): same widths."""
+    return [(start - 1, end - 1) for start, end in inputs["spans"]]
+
+
+register(
+    Exercise(
+        id="10a.conditional_generator_loss",
+        title="CTGAN's conditional generator loss: cross-entropy of the conditioned column only",
+        points=20,
+        inputs=_cond_loss_inputs,
+        reference=ref_conditional_generator_loss,
+        grad_inputs=("logits",),  # the loss trains the generator through its logits
+        perturb={
+            "cond": lambda inputs, g: inputs["cond"].roll(1, 0),  # other rows' conditions
+            "spans": _shift_spans,
+        },
+        stability=(
+            Case(
+                "logits of size 10³-10⁴",
+                _extreme_logits,
+                "take F.cross_entropy (or log_softmax) of the logits; log(softmax(...)) "
+                "underflows to log(0) = -inf",
+            ),
+        ),
+        unstable=_cl_unstable,
+        mistakes={
+            "only the conditioned column pays: weight each column's cross-entropy by whether "
+            "the row's condition is in it (the mask)": _cl_all_columns,
+            "the generator's outputs are logits: F.cross_entropy applies the log-softmax "
+            "itself, do not apply a softmax first": _cl_softmax_first,
+            "average over the rows of the batch, do not sum": _cl_sum_batch,
+            "slice the logits with the spans (the row layout has tanh columns between "
+            "them), and the condition with the cumulative widths": _cl_cond_offsets,
+            "sum over the columns (one of them is conditioned), then average over the rows; "
+            "not the mean over rows × columns": _cl_mean_over_columns,
         },
     )
 )

@@ -1,8 +1,10 @@
-"""Chapter 10b exercises: the mixed-type encoding of one column, the information loss, and
-the noisy gradient of one DP-SGD step (per-row clipping + Gaussian noise)."""
+"""Chapter 10b exercises: the mixed-type encoding of one column, the information loss, the
+noisy gradient of one DP-SGD step (per-row clipping + Gaussian noise) and, the central one,
+the RDP accountant that composes those steps and converts them to (ε, δ)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from edu_gen.course.grading.core import Case, Exercise, register, seeded_generator
@@ -172,6 +174,86 @@ register(
             "divide by the expected batch size qn, not the sampled size": _dp_actual_batch,
             "the noise std is sigma * C": _dp_noise_std,
             "min(1, C/||g||): small gradients are not scaled up": _dp_rescale_all,
+        },
+    )
+)
+
+
+# ------------------------------------------------------------------ the central algorithm
+
+
+def _epsilon_inputs(seed: int) -> dict:
+    """A DP-SGD run: steps, Poisson rate, noise multiplier, delta, and a grid of Rényi orders
+    (fractional and integer ones, like the accountant's default grid)."""
+    g = seeded_generator(seed)
+    grid = np.asarray(privacy.DEFAULT_ORDERS)
+    pick = torch.randperm(len(grid), generator=g)[: 12 + seed % 6].sort().values.numpy()
+    return {
+        "steps": [60, 400, 1500][seed % 3],
+        "sample_rate": [0.01, 0.04, 0.1][(seed // 3) % 3],
+        "noise_multiplier": [0.8, 1.1, 1.6, 2.5][seed % 4],
+        "delta": [1e-5, 1e-6, 1e-3][(seed // 2) % 3],
+        "orders": np.concatenate([grid[pick], [2.0, 8.0, 32.0]]),
+    }
+
+
+def ref_epsilon_after(steps, sample_rate, noise_multiplier, delta, orders):
+    """The package's accountant with the classic conversion (Mironov 2017, Prop. 3)."""
+    accountant = privacy.RdpAccountant(orders=tuple(orders), conversion="classic")
+    accountant.step(sample_rate, noise_multiplier, steps)
+    return accountant.get_epsilon(delta)
+
+
+def _rdp_one_step(q, sigma, orders):
+    return privacy.rdp_sampled_gaussian(q, sigma, orders)
+
+
+def _eps_linear(steps, q, sigma, delta, orders):
+    one = _rdp_one_step(q, sigma, orders) - np.log(delta) / (orders - 1)
+    return float(steps * one.min())  # each step's (ε, δ) added up
+
+
+def _eps_no_delta(steps, q, sigma, delta, orders):
+    return float((steps * _rdp_one_step(q, sigma, orders)).min())
+
+
+def _eps_over_alpha(steps, q, sigma, delta, orders):
+    return float((steps * _rdp_one_step(q, sigma, orders) - np.log(delta) / orders).min())
+
+
+def _eps_min_rdp_first(steps, q, sigma, delta, orders):
+    rdp = steps * _rdp_one_step(q, sigma, orders)
+    best = int(np.argmin(rdp))  # the order of the smallest RDP, then converted there
+    return float(rdp[best] - np.log(delta) / (orders[best] - 1))
+
+
+def _eps_no_sampling(steps, q, sigma, delta, orders):
+    rdp = steps * orders / (2 * sigma**2)  # the Gaussian mechanism on the whole data set
+    return float((rdp - np.log(delta) / (orders - 1)).min())
+
+
+register(
+    Exercise(
+        id="10b.epsilon_after",
+        title="The RDP accountant: compose T sampled-Gaussian steps, convert to (ε, δ)",
+        points=20,
+        inputs=_epsilon_inputs,
+        reference=ref_epsilon_after,
+        perturb={
+            "steps": lambda inputs, g: 2 * inputs["steps"],
+            "delta": lambda inputs, g: inputs["delta"] / 10,
+            "orders": lambda inputs, g: inputs["orders"] + 0.5,  # another grid, all > 1
+        },
+        mistakes={
+            "add up the RDP curves of the steps (T · ε_step(α)) and convert once; adding "
+            "each step's ε is far too pessimistic": _eps_linear,
+            "add log(1/δ)/(α − 1) before taking the minimum over the orders": _eps_no_delta,
+            "the conversion term is log(1/δ)/(α − 1), not log(1/δ)/α": _eps_over_alpha,
+            "minimise ε(α) + log(1/δ)/(α − 1) over the orders, not the RDP alone": (
+                _eps_min_rdp_first
+            ),
+            "each step is the *sampled* Gaussian mechanism: use rdp_sampled_gaussian with the "
+            "sampling rate q, not α/(2σ²)": _eps_no_sampling,
         },
     )
 )
