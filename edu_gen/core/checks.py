@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from types import EllipsisType
+from typing import TypeVar
 
+import numpy as np
 import torch
 
 Tensor = torch.Tensor
+Array = TypeVar("Array", Tensor, np.ndarray)
 
 
 def positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -119,3 +122,99 @@ def model_dtype(name: str, value: Tensor, dtype: torch.dtype) -> Tensor:
     if value.dtype != dtype:
         raise ValueError(f"{name}: expected dtype {dtype} (the model's), got {value.dtype}")
     return value
+
+
+# ------------------------------------------------------------------ tensor contents
+
+
+def _rows(bad: Tensor, most: int = 5) -> str:
+    """``"rows [2, 7]"`` (the first ``most`` offending rows along dim 0) of a boolean mask."""
+    if bad.dim() == 0:
+        return "the value"
+    rows = bad.reshape(bad.shape[0], -1).any(1).nonzero().flatten()
+    shown = ", ".join(str(int(i)) for i in rows[:most])
+    more = f", ... ({len(rows)} of {bad.shape[0]})" if len(rows) > most else ""
+    return f"rows [{shown}{more}]"
+
+
+def _kinds(t: Tensor, bad: Tensor) -> str:
+    """What the offending entries are: ``NaN``, ``inf``, ``-inf`` or values."""
+    found = []
+    if bool(torch.isnan(t).any()):
+        found.append("NaN")
+    if bool(torch.isposinf(t).any()):
+        found.append("inf")
+    if bool(torch.isneginf(t[bad]).any()):
+        found.append("-inf")
+    return "/".join(found)
+
+
+def finite_tensor(name: str, value: Array, *, allow_neg_inf: bool = False) -> Array:
+    """``value`` if it is a tensor (or array) without NaN or inf, else ValueError naming ``name``
+    and the first offending rows.
+
+    ``allow_neg_inf=True`` accepts ``-inf`` (a log-density or log-weight of 0). Integer and
+    boolean tensors are always finite. The message reads, e.g.,
+    ``x: expected finite values, got NaN in rows [2]``.
+    """
+    t = torch.as_tensor(value) if isinstance(value, np.ndarray) else value
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if not t.is_floating_point():
+        return value
+    ok = ~(torch.isnan(t) | torch.isposinf(t)) if allow_neg_inf else torch.isfinite(t)
+    if not bool(ok.all()):
+        bad = ~ok
+        wanted = "finite values or -inf" if allow_neg_inf else "finite values"
+        raise ValueError(f"{name}: expected {wanted}, got {_kinds(t, bad)} in {_rows(bad)}")
+    return value
+
+
+def in_range(name: str, value: object, low: float, high: float, what: str = "") -> Tensor:
+    """``value`` if every entry lies in ``[low, high]`` (so no NaN), else ValueError naming rows.
+
+    ``what`` says why, e.g. ``"Bernoulli data"``: ``x: expected values in [0, 1] (Bernoulli
+    data), got 5 in rows [0, 1]``.
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    inside = (value >= low) & (value <= high)
+    if not bool(inside.all()):
+        bad = ~inside
+        first = value[bad].flatten()[0].item()
+        why = f" ({what})" if what else ""
+        raise ValueError(
+            f"{name}: expected values in [{low:g}, {high:g}]{why}, got {first:g} in {_rows(bad)}"
+        )
+    return value
+
+
+def non_empty(name: str, value: Array, dim: int = 0) -> Array:
+    """``value`` if it is a tensor (or array) with at least one entry along ``dim``."""
+    ok = isinstance(value, Tensor | np.ndarray) and value.ndim > 0
+    if not ok or value.shape[dim] == 0:
+        got = tuple(value.shape) if isinstance(value, Tensor | np.ndarray) else type(value).__name__
+        raise ValueError(f"{name}: expected at least one row (a non-empty batch), got {got}")
+    return value
+
+
+def nonzero_vectors(name: str, value: object) -> Tensor:
+    """``value`` if no vector along its last dimension is all zeros (a direction is needed)."""
+    if not isinstance(value, Tensor) or value.dim() == 0:
+        got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(f"{name}: expected vectors (at least one dimension), got {got}")
+    zero = (value == 0).all(-1)
+    if bool(zero.any()):
+        where = _rows(zero) if zero.dim() else "the vector"
+        raise ValueError(f"{name}: expected non-zero vectors, got a zero vector in {where}")
+    return value
+
+
+def finite_float(name: str, value: object) -> float:
+    """``value`` (a number or one-element tensor) as a finite float, else ValueError."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)

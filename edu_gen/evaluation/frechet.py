@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from edu_gen.core import rng
+from edu_gen.core.checks import finite_tensor
 from edu_gen.core.train import fit
 from edu_gen.data import digits, digits_loader
 
@@ -91,8 +92,9 @@ def _as_batch(x: Tensor, name: str) -> Tensor:
     flat = x.detach().reshape(len(x), -1).float().cpu()
     if flat.shape[1] != 64:
         raise ValueError(f"{name}: expected 64 pixels (8×8) per image, got {flat.shape[1]}")
-    if len(flat) < 2 or not torch.isfinite(flat).all():
-        raise ValueError(f"{name}: expected at least 2 finite images")
+    if len(flat) < 2:
+        raise ValueError(f"{name}: expected at least 2 images, got {len(flat)}")
+    finite_tensor(name, flat)
     return flat.clamp(-1, 1)
 
 
@@ -108,7 +110,12 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     mu1, mu2 = np.asarray(mu1, float), np.asarray(mu2, float)
     cov1, cov2 = np.asarray(cov1, float), np.asarray(cov2, float)
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != mu1.shape * 2:
-        raise ValueError("mu1, cov1, mu2, cov2: expected means [d] and covariances [d, d]")
+        raise ValueError(
+            "mu1, cov1, mu2, cov2: expected means [d] and covariances [d, d], got "
+            f"{mu1.shape}, {cov1.shape}, {mu2.shape}, {cov2.shape}"
+        )
+    for name, a in (("mu1", mu1), ("cov1", cov1), ("mu2", mu2), ("cov2", cov2)):
+        finite_tensor(name, a)
     with warnings.catch_warnings():  # dead ReLU features make Σ singular: checked below
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         covmean = scipy.linalg.sqrtm(cov1 @ cov2)

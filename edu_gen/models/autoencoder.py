@@ -26,8 +26,11 @@ from torch import nn
 
 from edu_gen.core.checks import (
     choice,
+    finite_tensor,
     float_tensor,
+    in_range,
     model_dtype,
+    non_empty,
     positive_int,
     same_shape,
     shaped_tensor,
@@ -41,11 +44,13 @@ def _check_pair(x: Tensor, x_hat: Tensor, names: tuple[str, str] = ("x", "x_hat"
     for name, t in zip(names, (x, x_hat), strict=True):
         shaped_tensor(name, float_tensor(name, t), ("batch", "D"))
     same_shape(names[1], x_hat, names[0], x)
+    non_empty(names[0], x)
 
 
 def l2_loss(x: Tensor, x_hat: Tensor) -> Tensor:
     r""":math:`\frac1N \sum_n \sum_j (x_{nj} - \hat x_{nj})^2` (eq. 17.2, squared error)."""
     _check_pair(x, x_hat)
+    finite_tensor("x", x)
     return (x - x_hat).pow(2).sum(dim=1).mean()
 
 
@@ -56,8 +61,7 @@ def cross_entropy_loss(x: Tensor, logits: Tensor) -> Tensor:
     summed over dimensions and averaged over the batch. Targets must lie in [0, 1].
     """
     _check_pair(x, logits, ("x", "logits"))
-    if not torch.all((x >= 0) & (x <= 1)):
-        raise ValueError("x: cross-entropy expects finite targets in [0, 1]")
+    in_range("x", x, 0.0, 1.0, "cross-entropy targets")
     return (F.softplus(logits) - x * logits).sum(dim=1).mean()
 
 
@@ -142,6 +146,7 @@ def pca(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
         raise ValueError(f"x: expected shape [N, D], got {tuple(x.shape)}")
     if not 1 <= k <= min(x.shape):
         raise ValueError(f"k: expected 1 <= k <= {min(x.shape)}, got {k}")
+    finite_tensor("x", x)
     mean = x.mean(dim=0)
     _, _, vh = torch.linalg.svd(x - mean, full_matrices=False)
     return mean, vh[:k]
@@ -149,6 +154,9 @@ def pca(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
 def pca_reconstruct(x: Tensor, mean: Tensor, components: Tensor) -> Tensor:
     r""":math:`\hat x = \mu + (x-\mu) V_k^\top V_k` — projection onto the PCA subspace."""
+    shaped_tensor("x", x, ("N", "D"))
+    shaped_tensor("mean", mean, (x.shape[1],))
+    shaped_tensor("components", components, ("k", x.shape[1]))
     return mean + (x - mean) @ components.T @ components
 
 

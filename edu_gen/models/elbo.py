@@ -39,7 +39,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from edu_gen.core.checks import float_tensor, positive_float, positive_int, shaped_tensor
+from edu_gen.core.checks import (
+    finite_tensor,
+    float_tensor,
+    positive_float,
+    positive_int,
+    same_shape,
+    shaped_tensor,
+)
 from edu_gen.core.distributions import clamp_logvar, kl_mvn, log_normal
 
 Tensor = torch.Tensor
@@ -57,7 +64,7 @@ def log_weights(
     is standard-normal noise ``[S, N, K]``. Returns ``[S, N]``.
     """
     float_tensor("q_mean", q_mean)
-    float_tensor("q_logvar", q_logvar)
+    same_shape("q_logvar", float_tensor("q_logvar", q_logvar), "q_mean", q_mean)
     float_tensor("eps", eps)
     if eps.dim() != q_mean.dim() + 1 or eps.shape[1:] != q_mean.shape:
         raise ValueError(
@@ -93,7 +100,10 @@ def mean_field_gaussian(post_mean: Tensor, post_cov: Tensor) -> tuple[Tensor, Te
     k = post_mean.shape[-1]
     if post_cov.shape != (k, k):
         raise ValueError(f"post_cov: expected shape [{k}, {k}], got {tuple(post_cov.shape)}")
-    precision = torch.cholesky_inverse(torch.linalg.cholesky(post_cov))
+    chol, info = torch.linalg.cholesky_ex(finite_tensor("post_cov", post_cov))
+    if int(info) != 0:
+        raise ValueError("post_cov: expected a symmetric positive-definite covariance")
+    precision = torch.cholesky_inverse(chol)
     logvar = -torch.log(torch.diagonal(precision))
     return post_mean, logvar.expand_as(post_mean).clone()
 
@@ -107,8 +117,8 @@ class LinearGaussian:
     """
 
     def __init__(self, W: Tensor, b: Tensor, sigma2: float | Tensor) -> None:
-        self.W = float_tensor("W", W, 2)
-        self.b = float_tensor("b", b, 1)
+        self.W = finite_tensor("W", float_tensor("W", W, 2))
+        self.b = finite_tensor("b", float_tensor("b", b, 1))
         if b.shape[0] != W.shape[0]:
             raise ValueError(f"b: expected shape [{W.shape[0]}] (rows of W), got {tuple(b.shape)}")
         s2 = torch.as_tensor(sigma2, dtype=W.dtype, device=W.device)
@@ -127,7 +137,7 @@ class LinearGaussian:
 
     def _x(self, x: Tensor) -> Tensor:
         x = shaped_tensor("x", float_tensor("x", x), (..., self.data_dim))
-        return x.to(self.W.dtype)
+        return finite_tensor("x", x).to(self.W.dtype)
 
     def _z(self, z: Tensor, name: str = "z") -> Tensor:
         z = shaped_tensor(name, float_tensor(name, z), (..., self.latent_dim))
@@ -305,13 +315,12 @@ def log_marginal_grid(log_joint: Tensor, cell_area: float) -> Tensor:
     ``logsumexp`` so that tiny likelihoods (e.g. -500 nats) do not underflow. Accurate when the
     grid is fine compared with the posterior's width and covers nearly all its mass.
     """
-    float_tensor("log_joint", log_joint, 2)
-    if not cell_area > 0:
-        raise ValueError(f"cell_area: expected a positive number, got {cell_area!r}")
+    finite_tensor("log_joint", float_tensor("log_joint", log_joint, 2), allow_neg_inf=True)
+    positive_float("cell_area", cell_area)
     return torch.logsumexp(log_joint, dim=1) + math.log(cell_area)
 
 
 def posterior_grid(log_joint: Tensor) -> Tensor:
     r"""Posterior probabilities of the grid cells, :math:`p(z_g\mid x_n)\Delta` (rows sum to 1)."""
-    float_tensor("log_joint", log_joint, 2)
+    finite_tensor("log_joint", float_tensor("log_joint", log_joint, 2), allow_neg_inf=True)
     return torch.softmax(log_joint, dim=1)

@@ -40,7 +40,16 @@ from dataclasses import dataclass
 
 import torch
 
-from edu_gen.core.checks import choice, float_tensor, positive_int
+from edu_gen.core.checks import (
+    choice,
+    finite_float,
+    finite_tensor,
+    float_tensor,
+    in_range,
+    positive_float,
+    positive_int,
+    shaped_tensor,
+)
 
 Tensor = torch.Tensor
 Fn = Callable[[Tensor], Tensor]
@@ -75,20 +84,15 @@ def _as_scalar(name: str, value: float | Tensor, positive: bool = False) -> Tens
     if isinstance(value, Tensor):
         if value.numel() != 1:
             raise ValueError(f"{name}: expected a scalar, got a tensor of shape {value.shape}")
-        t = value.detach().reshape(()).to(torch.float64)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        t = torch.tensor(float(value), dtype=torch.float64)
-    else:
+        value = value.detach().to(torch.float64).item()
+    elif not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
-    if not torch.isfinite(t):
-        raise ValueError(f"{name}: expected a finite number, got {t.item()}")
-    if positive and t <= 0:
-        raise ValueError(f"{name}: expected a positive number, got {t.item()}")
-    return t
+    number = positive_float(name, value) if positive else finite_float(name, value)
+    return torch.tensor(number, dtype=torch.float64)
 
 
 def _check_noise(name: str, eps: Tensor, kind: str) -> Tensor:
-    float_tensor(name, eps)
+    finite_tensor(name, float_tensor(name, eps))
     if kind == "uniform" and not torch.all((eps > 0) & (eps < 1)):
         raise ValueError(f"{name}: expected uniform noise strictly inside (0, 1)")
     return eps
@@ -172,6 +176,7 @@ def estimator_summary(samples: Tensor, truth: Tensor) -> dict[str, Tensor]:
     """
     if samples.dim() != 2 or samples.shape[0] < 2:
         raise ValueError(f"samples: expected shape [n >= 2, p], got {tuple(samples.shape)}")
+    shaped_tensor("truth", truth, (samples.shape[1],))
     mean = samples.mean(0)
     var = samples.var(0)
     se = (var / samples.shape[0]).sqrt()
@@ -204,21 +209,25 @@ def location_scale(eps: Tensor, loc: Tensor | float, scale: Tensor | float) -> T
 
 def exponential_icdf(u: Tensor, rate: Tensor | float) -> Tensor:
     r"""Inverse CDF of Exponential(rate): :math:`z = -\log(1-u)/\lambda`."""
+    _check_noise("u", u, "uniform")
     return -torch.log1p(-u) / rate
 
 
 def logistic_icdf(u: Tensor, loc: Tensor | float, scale: Tensor | float) -> Tensor:
     r"""Inverse CDF of Logistic(loc, scale): :math:`z = \mathrm{loc} + s\log\frac{u}{1-u}`."""
+    _check_noise("u", u, "uniform")
     return loc + scale * (torch.log(u) - torch.log1p(-u))
 
 
 def cauchy_icdf(u: Tensor, loc: Tensor | float, scale: Tensor | float) -> Tensor:
     r"""Inverse CDF of Cauchy(loc, scale): :math:`z = \mathrm{loc} + s\tan(\pi(u-\tfrac12))`."""
+    _check_noise("u", u, "uniform")
     return loc + scale * torch.tan(math.pi * (u - 0.5))
 
 
 def rayleigh_icdf(u: Tensor, scale: Tensor | float) -> Tensor:
     r"""Inverse CDF of Rayleigh(scale): :math:`z = s\sqrt{-2\log(1-u)}`."""
+    _check_noise("u", u, "uniform")
     return scale * torch.sqrt(-2 * torch.log1p(-u))
 
 
@@ -298,7 +307,12 @@ def rsample(
     if family.noise_dim is not None:
         shape = (n, positive_int(family.noise_dim, values.pop(family.noise_dim)))
     for key, value in values.items():
-        if isinstance(value, (int, float)) and key in ("scale", "rate", "sigma") and value <= 0:
-            raise ValueError(f"{key}: expected a positive number, got {value!r}")
+        positive = key in ("scale", "rate", "sigma")
+        if isinstance(value, Tensor) and positive:
+            in_range(key, value, torch.finfo(torch.float64).tiny, math.inf, "a positive parameter")
+        elif isinstance(value, Tensor):
+            finite_tensor(key, value)
+        else:
+            positive_float(key, value) if positive else finite_float(key, value)
     eps = draw_noise(family.noise, shape, generator)
     return family.g(eps, **values)

@@ -37,7 +37,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from edu_gen.core.checks import positive_int
+from edu_gen.core.checks import (
+    bounded_float,
+    finite_float,
+    finite_tensor,
+    float_tensor,
+    non_empty,
+    positive_int,
+)
 from edu_gen.core.distributions import log_normal
 from edu_gen.models.vae import VAE, reparameterize
 
@@ -76,6 +83,9 @@ def importance_estimate(f_values: Tensor, log_p: Tensor, log_q: Tensor) -> tuple
         )
     if len(f_values) < 2:
         raise ValueError("f_values: expected at least 2 draws for a standard error")
+    finite_tensor("f_values", f_values)
+    finite_tensor("log_p", log_p, allow_neg_inf=True)
+    finite_tensor("log_q", log_q)
     terms = torch.exp(log_p - log_q) * f_values
     return terms.mean(), terms.std() / math.sqrt(len(terms))
 
@@ -92,7 +102,9 @@ def tail_probability(
     plain Monte Carlo (all weights 1). A proposal centred near the threshold puts most
     draws where the indicator is 1 and lowers the variance. Returns (estimate, SE).
     """
-    positive_int("n", n)
+    positive_int("n", n, 2)
+    bounded_float("threshold", threshold, -math.inf)
+    finite_float("proposal_mean", proposal_mean)
     z = proposal_mean + torch.randn(n, 1, generator=generator, dtype=torch.float64)
     log_p = log_normal(z, 0.0, 0.0)
     log_q = log_normal(z, proposal_mean, 0.0)
@@ -133,8 +145,17 @@ def effective_sample_size(log_w: Tensor, dim: int = 0) -> Tensor:
     r"""Kish's effective sample size :math:`(\sum w)^2/\sum w^2`, from log-weights.
 
     Computed as :math:`\exp(2\,\mathrm{LSE}(\log w) - \mathrm{LSE}(2\log w))`: between 1
-    (one weight dominates) and :math:`k` (all equal).
+    (one weight dominates) and :math:`k` (all equal). ``log_w`` may hold ``-inf`` (a zero
+    weight), but every slice along ``dim`` needs a finite one.
     """
+    finite_tensor("log_w", float_tensor("log_w", log_w), allow_neg_inf=True)
+    non_empty("log_w", log_w, dim)
+    all_zero = torch.isneginf(log_w).all(dim)
+    if bool(all_zero.any()):
+        raise ValueError(
+            f"log_w: expected at least one finite log-weight per slice of dim {dim}, got all -inf "
+            f"(every weight 0) in {int(all_zero.sum())} of them"
+        )
     return torch.exp(2 * torch.logsumexp(log_w, dim) - torch.logsumexp(2 * log_w, dim))
 
 
@@ -171,6 +192,7 @@ def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
     k = log_w.shape[dim]
     if k == 0:
         raise ValueError(f"log_w: dimension {dim} (the k samples) is empty")
+    finite_tensor("log_w", log_w, allow_neg_inf=True)
     return torch.logsumexp(log_w, dim) - math.log(k)
 
 
@@ -179,7 +201,7 @@ def iwae_loss(model: VAE, batch: Tensor | Sequence[Tensor], k: int) -> dict[str,
 
     ``k=1`` is exactly the VAE trained with a Monte Carlo (not closed-form) KL term.
     """
-    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    x = non_empty("x", batch[0] if isinstance(batch, (tuple, list)) else batch)
     bound = iwae_bound(log_importance_weights(model, x, k))
     return {"loss": -bound.mean(), f"L_{k}": bound.mean().detach()}
 
@@ -193,7 +215,7 @@ def multi_sample_elbo_loss(
     cost) as :func:`iwae_loss`, but averaged *outside* the log — still the plain ELBO, just a
     lower-variance estimate of it.
     """
-    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    x = non_empty("x", batch[0] if isinstance(batch, (tuple, list)) else batch)
     elbo = log_importance_weights(model, x, k).mean(0)
     return {"loss": -elbo.mean(), "elbo": elbo.mean().detach()}
 
@@ -228,6 +250,7 @@ def bounds_by_k(log_w: Tensor, ks: Sequence[int]) -> dict[int, Tensor]:
     """
     if log_w.dim() != 2:
         raise ValueError(f"log_w: expected [S, N] log-weights, got {tuple(log_w.shape)}")
+    finite_tensor("log_w", log_w, allow_neg_inf=True)
     s, n = log_w.shape
     out = {}
     for k in ks:

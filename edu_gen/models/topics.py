@@ -43,7 +43,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from edu_gen.core.checks import float_tensor, positive_int
+from edu_gen.core.checks import float_tensor, in_range, positive_float, positive_int
 from edu_gen.models.vae import VAE, GaussianEncoder
 
 Tensor = torch.Tensor
@@ -150,8 +150,7 @@ def make_topic_corpus(
     The same ``seed`` gives the same corpus; use different seeds for train and test sets.
     """
     positive_int("n_docs", n_docs, 1)
-    if not (isinstance(alpha, (int, float)) and alpha > 0):
-        raise ValueError(f"alpha: expected a positive Dirichlet concentration, got {alpha!r}")
+    positive_float("alpha", alpha)
     lo, hi = doc_length
     if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
         raise ValueError(
@@ -195,6 +194,7 @@ def document_log_likelihood(counts: Tensor, z: Tensor, R: Tensor, b: Tensor) -> 
             f"z, counts: expected last dims K={R.shape[0]} and V={R.shape[1]}, got "
             f"{tuple(z.shape)} and {tuple(counts.shape)}"
         )
+    in_range("counts", counts, 0.0, float("inf"), "word counts")
     logits = z @ R + b  # = -E(w; z) for every word w
     return (counts * torch.log_softmax(logits, dim=-1)).sum(-1)
 
@@ -251,6 +251,7 @@ def top_words(weights: Tensor, vocab: Sequence[str], n: int = 8) -> list[list[st
     """The ``n`` words with the largest weight in each row of ``weights`` ``[K, V]``."""
     if weights.dim() != 2 or weights.shape[1] != len(vocab):
         raise ValueError(f"weights: expected shape [K, {len(vocab)}], got {tuple(weights.shape)}")
+    positive_int("n", n)
     idx = torch.topk(weights, min(n, len(vocab)), dim=1).indices
     return [[vocab[i] for i in row.tolist()] for row in idx]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from edu_gen.core import rng
-from edu_gen.core.checks import bounded_float, choice, float_tensor, shaped_tensor
+from edu_gen.core.checks import bounded_float, choice, float_tensor, non_empty, shaped_tensor
 from edu_gen.core.rng import check_generator
 
 Tensor = torch.Tensor
@@ -26,8 +26,8 @@ Corruption = Callable[[Tensor], Tensor]
 
 
 def check_batch(x: object, name: str = "x") -> Tensor:
-    """``x`` if it is a floating-point batch ``[batch, D, ...]`` (at least two dimensions)."""
-    return shaped_tensor(name, float_tensor(name, x), ("batch", "D", ...))
+    """``x`` if it is a non-empty floating-point batch ``[batch, D, ...]`` (two or more dims)."""
+    return non_empty(name, shaped_tensor(name, float_tensor(name, x), ("batch", "D", ...)))
 
 
 def _uniform(shape: Sequence[int], like: Tensor, generator: torch.Generator | None) -> Tensor:

@@ -13,23 +13,25 @@ import math
 
 import torch
 
-from edu_gen.core.checks import float_tensor
+from edu_gen.core.checks import float_tensor, in_range, positive_float
 
 Tensor = torch.Tensor
 
 __all__ = ["jsd", "optimal_discriminator", "value_on_grid"]
 
 
-def _densities(p_data: Tensor, p_g: Tensor) -> None:
-    """Two finite, non-negative densities on the same grid."""
-    for name, p in (("p_data", p_data), ("p_g", p_g)):
+def _densities(p_data: Tensor, p_g: Tensor, names: tuple[str, str] = ("p_data", "p_g")) -> None:
+    """Two finite, non-negative densities on the same grid (``names``: the caller's)."""
+    pair = ", ".join(names)
+    for name, p in zip(names, (p_data, p_g), strict=True):
         if float_tensor(name, p).dim() == 0:
-            raise ValueError(f"p_data, p_g: expected densities on a grid, got a scalar {name}")
+            raise ValueError(f"{pair}: expected densities on a grid, got a scalar {name}")
     if p_data.shape != p_g.shape:
         raise ValueError(
-            f"p_data, p_g: expected the same grid, got {tuple(p_data.shape)} and {tuple(p_g.shape)}"
+            f"{pair}: expected the same grid, got {names[0]} {tuple(p_data.shape)} and "
+            f"{names[1]} {tuple(p_g.shape)}"
         )
-    for name, p in (("p_data", p_data), ("p_g", p_g)):
+    for name, p in zip(names, (p_data, p_g), strict=True):
         if not bool(torch.all(torch.isfinite(p))) or bool(torch.any(p < 0)):
             raise ValueError(f"{name}: expected finite, non-negative densities (not log-densities)")
 
@@ -55,10 +57,10 @@ def value_on_grid(p_data: Tensor, p_g: Tensor, d: Tensor, dx: float) -> Tensor:
     """
     _densities(p_data, p_g)
     float_tensor("d", d)
+    positive_float("dx", dx)
     if d.shape[-1] != p_data.shape[-1]:
         raise ValueError(f"d: expected the grid size {p_data.shape[-1]}, got {tuple(d.shape)}")
-    if bool(torch.any((d < 0) | (d > 1))):
-        raise ValueError("d: expected probabilities in [0, 1] (apply a sigmoid to logits)")
+    in_range("d", d, 0.0, 1.0, "probabilities: apply a sigmoid to logits")
     tiny = torch.finfo(d.dtype).tiny
     real_term = torch.xlogy(p_data, d.clamp_min(tiny))
     fake_term = torch.xlogy(p_g, (1 - d).clamp_min(tiny))
@@ -83,10 +85,11 @@ def jsd(p: Tensor, q: Tensor, dx: float = 1.0, *, log_densities: bool = False) -
     so :math:`m = 0 < p` there, the KL term is ``inf`` and the gradient NaN. Differentiable:
     cells where a density is exactly 0 contribute 0 and get a zero gradient.
     """
+    positive_float("dx", dx)
     if log_densities:
         log_p, log_q = _log_densities(p, q)
     else:
-        _densities(p, q)
+        _densities(p, q, ("p", "q"))
         log_p, log_q = _safe_log(p), _safe_log(q)
     # where both are -inf, logaddexp's gradient is 0·NaN: give it finite stand-ins (unused)
     both_zero = torch.isneginf(log_p) & torch.isneginf(log_q)
@@ -105,8 +108,8 @@ def _log_densities(log_p: Tensor, log_q: Tensor) -> tuple[Tensor, Tensor]:
             raise ValueError(f"{name}: expected log-densities (finite or -inf), got NaN or +inf")
     if log_p.shape != log_q.shape:
         raise ValueError(
-            f"log_p, log_q: expected the same grid, got {tuple(log_p.shape)} and "
-            f"{tuple(log_q.shape)}"
+            f"log_p, log_q: expected the same grid, got log_p {tuple(log_p.shape)} and "
+            f"log_q {tuple(log_q.shape)}"
         )
     return log_p, log_q
 

@@ -166,12 +166,13 @@ def gradient_penalty(
     pac = positive_int("pac", pac)
     if real.shape[0] % pac:
         raise ValueError(f"real: batch size {real.shape[0]} is not a multiple of pac={pac}")
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-        raise ValueError(f"weight: expected a non-negative number, got {weight!r}")
+    ok = isinstance(weight, int | float) and not isinstance(weight, bool)
+    if not ok or not 0 <= weight < math.inf:
+        raise ValueError(f"weight: expected a non-negative finite number, got {weight!r}")
     n_groups = real.shape[0] // pac
     if eps is None:
         eps = torch.rand(n_groups, generator=generator, dtype=real.dtype)
-    elif float_tensor("eps", eps).shape != (n_groups,) or bool(torch.any((eps < 0) | (eps > 1))):
+    elif float_tensor("eps", eps).shape != (n_groups,) or not bool(((eps >= 0) & (eps <= 1)).all()):
         raise ValueError(f"eps: expected shape ({n_groups},) with values in [0, 1]")
     eps = eps.to(real.device, real.dtype).repeat_interleave(pac, 0)
     eps = eps.reshape(real.shape[0], *([1] * (real.dim() - 1)))

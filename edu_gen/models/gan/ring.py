@@ -10,7 +10,14 @@ import math
 
 import torch
 
-from edu_gen.core.checks import float_tensor, positive_int
+from edu_gen.core.checks import (
+    bounded_float,
+    finite_tensor,
+    float_tensor,
+    non_empty,
+    positive_float,
+    positive_int,
+)
 
 Tensor = torch.Tensor
 
@@ -20,6 +27,7 @@ __all__ = ["count_modes", "mode_counts", "ring_centres", "sample_ring"]
 def ring_centres(n_modes: int = 8, radius: float = 2.0) -> Tensor:
     """``n_modes`` points evenly spaced on a circle of ``radius``, shape ``[n_modes, 2]``."""
     positive_int("n_modes", n_modes)
+    positive_float("radius", radius)
     angle = 2 * math.pi * torch.arange(n_modes, dtype=torch.float32) / n_modes
     return radius * torch.stack([angle.cos(), angle.sin()], 1)
 
@@ -36,6 +44,7 @@ def sample_ring(
     ``generator`` is the random-number generator (``None``: torch's global one).
     """
     positive_int("n", n)
+    bounded_float("std", std, 0.0)
     centres = ring_centres(n_modes, radius)
     idx = torch.randint(n_modes, (n,), generator=generator)
     return centres[idx] + std * torch.randn(n, 2, generator=generator)
@@ -46,8 +55,9 @@ def mode_counts(samples: Tensor, centres: Tensor, max_dist: float) -> Tensor:
 
     Samples farther than ``max_dist`` from every centre are counted nowhere (low quality).
     """
-    float_tensor("samples", samples)
-    float_tensor("centres", centres)
+    finite_tensor("samples", float_tensor("samples", samples))
+    finite_tensor("centres", float_tensor("centres", centres))
+    positive_float("max_dist", max_dist)
     if samples.dim() != 2 or centres.dim() != 2 or samples.shape[1] != centres.shape[1]:
         raise ValueError(
             f"samples, centres: expected [n, d] and [k, d], got {tuple(samples.shape)} "
@@ -67,5 +77,7 @@ def count_modes(
     With 8 equal modes a perfect generator puts 1/8 = 12.5 % on each; the default 2 % counts a
     mode as covered even when it is clearly under-weighted, but not for a few stray points.
     """
+    non_empty("samples", samples)
+    bounded_float("min_fraction", min_fraction, 0.0, 1.0)
     counts = mode_counts(samples, centres, max_dist)
     return int((counts >= min_fraction * samples.shape[0]).sum())

@@ -8,11 +8,12 @@ fit); :func:`implicit_sample` is a model that can only be sampled.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
-from edu_gen.core.checks import float_tensor
+from edu_gen.core.checks import finite_tensor, float_tensor, positive_int
 from edu_gen.models.likelihood.divergences import LOG_2PI
 
 Tensor = torch.Tensor
@@ -30,10 +31,12 @@ class GaussianMixture1D:
         n = len(self.weights)
         if n == 0 or len(self.means) != n or len(self.stds) != n:
             raise ValueError("weights, means, stds: expected three sequences of the same length")
-        if any(w <= 0 for w in self.weights) or abs(sum(self.weights) - 1) > 1e-9:
+        if not all(w > 0 for w in self.weights) or not abs(sum(self.weights) - 1) <= 1e-9:
             raise ValueError(f"weights: expected positive weights summing to 1, got {self.weights}")
-        if any(s <= 0 for s in self.stds):
-            raise ValueError(f"stds: expected positive standard deviations, got {self.stds}")
+        if not all(0 < s < math.inf for s in self.stds):
+            raise ValueError(f"stds: expected positive finite standard deviations, got {self.stds}")
+        if not all(math.isfinite(m) for m in self.means):
+            raise ValueError(f"means: expected finite means, got {self.means}")
 
     def _params(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         opts = {"dtype": like.dtype, "device": like.device}
@@ -45,7 +48,7 @@ class GaussianMixture1D:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """:math:`\\log p(x)` element-wise (a stable ``logsumexp`` over components)."""
-        float_tensor("x", x)
+        finite_tensor("x", float_tensor("x", x))
         w, m, s = self._params(x)
         z = (x.unsqueeze(-1) - m) / s
         comp = -0.5 * (LOG_2PI + z**2) - torch.log(s) + torch.log(w)
@@ -56,8 +59,7 @@ class GaussianMixture1D:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` draws (float64): pick a component by its weight, then add Gaussian noise."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n: expected a positive int, got {n!r}")
+        positive_int("n", n)
         w, m, s = self._params(torch.zeros((), dtype=torch.float64))
         k = torch.multinomial(w, n, replacement=True, generator=generator)
         return m[k] + s[k] * torch.randn(n, generator=generator, dtype=torch.float64)
@@ -88,11 +90,10 @@ def fit_gaussian_mixture(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    x = float_tensor("x", x)
+    x = finite_tensor("x", float_tensor("x", x))
     if x.dim() != 1:
         raise ValueError(f"x: expected a 1-D tensor of data points, got shape {tuple(x.shape)}")
-    if not isinstance(n_components, int) or isinstance(n_components, bool) or n_components < 1:
-        raise ValueError(f"n_components: expected a positive int, got {n_components!r}")
+    positive_int("n_components", n_components)
     if n_components > x.numel():
         raise ValueError(
             f"n_components: expected at most one component per data point ({x.numel()}), "
@@ -113,7 +114,7 @@ def fit_gaussian_mixture(
 def gaussian_mle(x: Tensor) -> tuple[Tensor, Tensor]:
     r"""Maximum-likelihood Gaussian: :math:`\hat\mu=\frac1N\sum x_n`,
     :math:`\hat\sigma^2=\frac1N\sum(x_n-\hat\mu)^2` (divide by N, not N-1). Returns (mean, var)."""
-    x = float_tensor("x", x)
+    x = finite_tensor("x", float_tensor("x", x))
     if x.dim() != 1 or x.numel() < 2:
         raise ValueError(f"x: expected a 1-D tensor with at least 2 points, got {tuple(x.shape)}")
     mean = x.mean()
@@ -124,7 +125,7 @@ def gaussian_log_prob(x: Tensor, mean: Tensor | float, var: Tensor | float) -> T
     r""":math:`\log\mathcal N(x;\mu,\sigma^2)` element-wise for 1-D data."""
     float_tensor("x", x)
     var = torch.as_tensor(var, dtype=x.dtype)
-    if bool(torch.any(var <= 0)):
+    if not bool(torch.all((var > 0) & (var < math.inf))):
         raise ValueError(f"var: expected a positive variance, got {var}")
     return -0.5 * (LOG_2PI + torch.log(var) + (x - mean) ** 2 / var)
 
@@ -137,7 +138,7 @@ def histogram_mle(x: Tensor, edges: Tensor) -> Tensor:
     :math:`\sum_b p_b w_b = 1` (a Lagrange-multiplier argument). ``edges`` ``[B+1]`` must be
     increasing and cover all of ``x``; returns the ``[B]`` densities.
     """
-    x, edges = float_tensor("x", x), float_tensor("edges", edges)
+    x, edges = finite_tensor("x", float_tensor("x", x)), float_tensor("edges", edges)
     if edges.dim() != 1 or edges.numel() < 2 or bool(torch.any(edges[1:] <= edges[:-1])):
         raise ValueError("edges: expected an increasing 1-D tensor of at least 2 bin edges")
     if x.dim() != 1 or x.numel() == 0:
@@ -159,8 +160,7 @@ class HistogramDensity:
     @classmethod
     def fit(cls, x: Tensor, low: float, high: float, bins: int) -> HistogramDensity:
         """ERM (maximum likelihood) over histograms with ``bins`` equal bins on ``[low, high]``."""
-        if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
-            raise ValueError(f"bins: expected a positive int, got {bins!r}")
+        positive_int("bins", bins)
         if not low < high:
             raise ValueError(f"low, high: expected low < high, got {low}, {high}")
         edges = torch.linspace(low, high, bins + 1, dtype=x.dtype)
@@ -168,7 +168,7 @@ class HistogramDensity:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """``log density`` of each point: ``-inf`` in empty bins and outside the range."""
-        float_tensor("x", x)
+        finite_tensor("x", float_tensor("x", x))
         inside = (x >= self.edges[0]) & (x <= self.edges[-1])
         index = (torch.bucketize(x, self.edges, right=True) - 1).clamp(0, self.edges.numel() - 2)
         with torch.no_grad():
@@ -184,7 +184,6 @@ def implicit_sample(n: int, generator: torch.Generator | None = None) -> Tensor:
     integral :math:`\int\delta(x - G(\varepsilon))\,\mathcal N(\varepsilon;0,I)\,d\varepsilon`
     over a curve that has no closed form — the situation of a GAN's generator.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
+    positive_int("n", n)
     eps = torch.randn(n, 2, generator=generator, dtype=torch.float64)
     return 1.5 * torch.sin(2 * eps[:, 0]) + 0.6 * eps[:, 1] ** 2 - 0.4 * eps[:, 0]

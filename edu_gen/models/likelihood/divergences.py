@@ -15,18 +15,10 @@ from collections.abc import Callable
 
 import torch
 
-from edu_gen.core.checks import float_tensor
+from edu_gen.core.checks import finite_tensor, float_tensor, positive_float, positive_int
 
 Tensor = torch.Tensor
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return float(value)
 
 
 def _distribution(name: str, p: Tensor, dx: float, tol: float = 1e-2) -> Tensor:
@@ -48,14 +40,14 @@ def _distribution(name: str, p: Tensor, dx: float, tol: float = 1e-2) -> Tensor:
 
 def entropy(p: Tensor, dx: float = 1.0) -> Tensor:
     r"""Entropy on a grid, :math:`H(p) = -\sum_i p_i\log p_i\,\Delta x` (with 0 log 0 = 0)."""
-    dx = _positive("dx", dx)
+    dx = positive_float("dx", dx)
     p = _distribution("p", p, dx)
     return -torch.xlogy(p, p).sum(-1) * dx
 
 
 def cross_entropy(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
     r""":math:`-\sum_i p_i\log q_i\,\Delta x = -\mathbb E_p[\log q]`; ``+inf`` where q = 0 < p."""
-    dx = _positive("dx", dx)
+    dx = positive_float("dx", dx)
     p, q = _distribution("p", p, dx), _distribution("q", q, dx)
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p, q: expected the same grid, got {tuple(p.shape)} and {tuple(q.shape)}")
@@ -70,7 +62,7 @@ def kl_divergence(p: Tensor, q: Tensor, dx: float = 1.0) -> Tensor:
     ``kl_divergence(p_data, q_family)`` with ``q_family`` ``[n_theta, n_grid]`` returns one
     value per model.
     """
-    dx = _positive("dx", dx)
+    dx = positive_float("dx", dx)
     p, q = _distribution("p", p, dx), _distribution("q", q, dx)
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p, q: expected the same grid, got {tuple(p.shape)} and {tuple(q.shape)}")
@@ -92,7 +84,7 @@ def gaussian_cross_entropy(
     args = [torch.as_tensor(v, dtype=torch.float64) if not isinstance(v, Tensor) else v for v in
             (mean_p, var_p, mu, logvar)]  # fmt: skip
     for name, t in zip(("mean_p", "var_p", "mu", "logvar"), args, strict=True):
-        float_tensor(name, t)
+        finite_tensor(name, float_tensor(name, t))
     mean_p, var_p, mu, logvar = args
     if bool(torch.any(var_p < 0)):
         raise ValueError("var_p: expected a non-negative variance")
@@ -121,8 +113,7 @@ def empirical_log_likelihood(log_prob: Callable[[Tensor], Tensor], x: Tensor) ->
 
 def grid(low: float, high: float, n: int) -> tuple[Tensor, float]:
     """A uniform float64 grid of ``n`` cell centres on ``[low, high]`` and its spacing ``dx``."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-        raise ValueError(f"n: expected an int >= 2, got {n!r}")
+    positive_int("n", n, 2)
     if not low < high:
         raise ValueError(f"low, high: expected low < high, got {low}, {high}")
     dx = (high - low) / n

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
+from edu_gen.core.checks import bounded_float, positive_float, positive_int
 from edu_gen.models.vae.model import VAE, vae_loss
 
 Tensor = torch.Tensor
@@ -24,10 +25,9 @@ def kl_warmup(step: int, warmup_steps: int, start: float = 0.0) -> float:
     Early in training the KL term is switched (mostly) off, so the encoder can put
     information into :math:`z` before the prior pulls it back (Bowman et al. 2016).
     """
-    if not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps: expected a non-negative int, got {warmup_steps!r}")
-    if not 0.0 <= start <= 1.0:
-        raise ValueError(f"start: expected a KL weight in [0, 1], got {start!r}")
+    positive_int("step", step, 0)
+    positive_int("warmup_steps", warmup_steps, 0)
+    bounded_float("start", start, 0.0, 1.0)
     if warmup_steps == 0:
         return 1.0
     return min(1.0, start + (1.0 - start) * step / warmup_steps)
@@ -41,6 +41,7 @@ class KLWarmup:
 
     def __init__(self, warmup_steps: int, start: float = 0.0, free_bits: float = 0.0) -> None:
         kl_warmup(0, warmup_steps, start)  # validates
+        bounded_float("free_bits", free_bits, 0.0)
         self.warmup_steps, self.start, self.free_bits = warmup_steps, start, free_bits
         self.step = 0
 
@@ -62,8 +63,7 @@ def active_units(model: VAE, x: Tensor, threshold: float = 1e-2) -> tuple[int, T
     """
     if x.dim() != 2 or x.shape[0] < 2:
         raise ValueError(f"x: expected a batch [N >= 2, D], got {tuple(x.shape)}")
-    if threshold <= 0:
-        raise ValueError(f"threshold: expected a positive number, got {threshold!r}")
+    positive_float("threshold", threshold)
     mu, _ = model.encode(x)
     variances = mu.var(dim=0, unbiased=True)
     return int((variances > threshold).sum()), variances

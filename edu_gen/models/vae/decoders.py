@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edu_gen.core.checks import choice, positive_int, shaped_tensor
+from edu_gen.core.checks import choice, finite_tensor, in_range, positive_int, shaped_tensor
 from edu_gen.core.distributions import LOGVAR_RANGE, clamp_logvar, log_normal
 from edu_gen.core.nn import mlp
 
@@ -29,7 +29,12 @@ Tensor = torch.Tensor
 
 
 def bernoulli_log_prob(x: Tensor, logits: Tensor) -> Tensor:
-    r""":math:`\log p(x\mid a) = \sum_j x_j a_j - \mathrm{softplus}(a_j)` (last dim summed)."""
+    r""":math:`\log p(x\mid a) = \sum_j x_j a_j - \mathrm{softplus}(a_j)` (last dim summed).
+
+    ``x`` must lie in [0, 1] (binary pixels or grey levels read as probabilities): outside it
+    the formula still returns finite numbers, but they are no log-likelihood.
+    """
+    in_range("x", x, 0.0, 1.0, "Bernoulli data")
     return (x * logits - F.softplus(logits)).sum(dim=-1)
 
 
@@ -101,7 +106,7 @@ class GaussianDecoder(nn.Module):
         return self.mean(z)
 
     def log_prob(self, x: Tensor, z: Tensor) -> Tensor:
-        shaped_tensor("x", x, (..., self.out_dim))
+        finite_tensor("x", shaped_tensor("x", x, (..., self.out_dim)))
         return log_normal(x, self.mean(z), self.logvar)
 
 

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from edu_gen.core.checks import choice, model_dtype, positive_int, shaped_tensor
+from edu_gen.core.checks import (
+    bounded_float,
+    choice,
+    model_dtype,
+    non_empty,
+    positive_int,
+    same_shape,
+    shaped_tensor,
+)
 from edu_gen.core.distributions import clamp_logvar, kl_normal
 from edu_gen.core.nn import mlp
 from edu_gen.models.vae.decoders import AutoregressiveDecoder, BernoulliDecoder, GaussianDecoder
@@ -25,8 +33,14 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Ten
     r""":math:`z = \mu + \sigma\odot\varepsilon` with :math:`\sigma = e^{\ell/2}` (eq. 17.13).
 
     ``eps`` defaults to fresh standard-normal noise of ``mu``'s shape; pass ``eps`` of shape
-    ``[k, *mu.shape]`` to draw ``k`` samples per example.
+    ``[k, *mu.shape]`` to draw ``k`` samples per example. Shapes are checked (no sync).
     """
+    same_shape("logvar", logvar, "mu", mu)
+    if eps is not None and (eps.dim() < mu.dim() or eps.shape[eps.dim() - mu.dim() :] != mu.shape):
+        raise ValueError(
+            f"eps: expected the shape of mu {tuple(mu.shape)} with optional leading sample "
+            f"dimensions, got {tuple(eps.shape)}"
+        )
     if eps is None:
         eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * logvar) * eps
@@ -124,10 +138,9 @@ def elbo(model: VAE, x: Tensor, beta: float = 1.0, free_bits: float = 0.0) -> di
     free-bits floor :math:`\lambda` (nats per unit, Kingma et al. 2016) applies to the
     batch-mean KL of each unit. ``beta=1, free_bits=0`` gives the ELBO itself.
     """
-    if beta < 0:
-        raise ValueError(f"beta: expected a non-negative KL weight, got {beta!r}")
-    if free_bits < 0:
-        raise ValueError(f"free_bits: expected a non-negative number of nats, got {free_bits!r}")
+    bounded_float("beta", beta, 0.0)
+    bounded_float("free_bits", free_bits, 0.0)
+    non_empty("x", x)
     mu, logvar = model.encode(x)
     z = reparameterize(mu, logvar)
     recon = model.decoder.log_prob(x, z)

@@ -39,6 +39,8 @@ import warnings
 import numpy as np
 from scipy.special import logsumexp
 
+from edu_gen.core.checks import finite_tensor, non_empty
+
 __all__ = [
     "ALPHA_LIMIT",
     "STD_MULTIPLIER",
@@ -65,7 +67,7 @@ def mode_log_responsibilities(
     ``x`` has shape ``[n]``; returns ``[n, K]`` (a stable log-sum-exp normalises each row).
     """
     x = np.asarray(x, dtype=float)[:, None]
-    means, stds = np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
+    means, stds = np.asarray(means, dtype=float), _stds(stds)
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(weights, dtype=float))
     z = (x - means) / stds
@@ -79,7 +81,12 @@ def sample_modes(log_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     :math:`k = \arg\max_k(\log p_k + g_k)` with i.i.d. :math:`g_k\sim\text{Gumbel}(0, 1)` has
     law :math:`p`; entries of ``-inf`` are never chosen (each row needs a finite entry).
     """
-    log_probs = np.asarray(log_probs, dtype=float)
+    log_probs = finite_tensor("log_probs", np.asarray(log_probs, dtype=float), allow_neg_inf=True)
+    if log_probs.ndim != 2 or np.isneginf(log_probs).all(axis=1).any():
+        raise ValueError(
+            f"log_probs: expected [n, K] with a finite entry in every row, got shape "
+            f"{log_probs.shape} with {int(np.isneginf(log_probs).all(axis=1).sum())} all -inf rows"
+        )
     return np.argmax(log_probs + rng.gumbel(size=log_probs.shape), axis=1)
 
 
@@ -88,7 +95,7 @@ def mode_normalize(
 ) -> np.ndarray:
     r""":math:`\alpha = (x - \mu_k)/(4\sigma_k)` for each value and its mode ``k`` (no clipping)."""
     modes = np.asarray(modes)
-    return (np.asarray(x, dtype=float) - means[modes]) / (STD_MULTIPLIER * stds[modes])
+    return (np.asarray(x, dtype=float) - means[modes]) / (STD_MULTIPLIER * _stds(stds)[modes])
 
 
 def mode_denormalize(
@@ -97,6 +104,14 @@ def mode_denormalize(
     r"""The inverse :math:`x = \mu_k + 4\sigma_k\alpha`."""
     modes = np.asarray(modes)
     return means[modes] + STD_MULTIPLIER * stds[modes] * np.asarray(alpha, dtype=float)
+
+
+def _stds(stds: np.ndarray) -> np.ndarray:
+    """Mode standard deviations: positive and finite (a zero would divide by zero)."""
+    stds = np.asarray(stds, dtype=float)
+    if not np.all((stds > 0) & np.isfinite(stds)):
+        raise ValueError(f"stds: expected positive finite standard deviations, got {stds}")
+    return stds
 
 
 def fit_modes(
@@ -115,7 +130,9 @@ def fit_modes(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import BayesianGaussianMixture
 
-    values = np.asarray(values, dtype=float)
+    values = finite_tensor("values", non_empty("values", np.asarray(values, dtype=float)))
+    if values.ndim != 1:
+        raise ValueError(f"values: expected a 1-D array, got shape {values.shape}")
     loc, scale = float(values.mean()), float(values.std())
     distinct = np.unique(values)
     if len(distinct) == 1 or scale == 0.0:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from edu_gen.core.checks import positive_int
+from edu_gen.core.checks import finite_tensor, positive_int, same_shape
 from edu_gen.tabular.encoding.transformer import Span
 
 Tensor = torch.Tensor
@@ -82,6 +82,17 @@ def conditional_vector(
     :math:`o_j = \sum_{l<j} w_l` adds the widths of the columns before :math:`j`, and
     ``mask[i]`` is the one-hot :math:`e_{j_i}` over the columns.
     """
+    same_shape("category", category, "span", span)
+    if span.dim() != 1:
+        raise ValueError(f"span: expected a 1-D tensor of column indices, got {tuple(span.shape)}")
+    w = torch.as_tensor(list(widths), dtype=torch.long)
+    if len(span) and not bool(((span >= 0) & (span < len(w))).all()):
+        raise ValueError(f"span: expected column indices in 0..{len(w) - 1}, got {span.tolist()}")
+    if len(span) and not bool(((category >= 0) & (category < w.to(span.device)[span])).all()):
+        raise ValueError(
+            f"category: expected each category below its column's width {list(widths)}, got "
+            f"{category.tolist()} for columns {span.tolist()}"
+        )
     batch = len(span)
     offsets = torch.zeros(len(widths), dtype=torch.long)
     offsets[1:] = torch.as_tensor(list(widths[:-1]), dtype=torch.long).cumsum(0)
@@ -96,7 +107,7 @@ def conditional_vector(
 
 def category_probabilities(counts: np.ndarray, log_frequency: bool = True) -> np.ndarray:
     r""":math:`p_c \propto \log(1 + n_c)` (or :math:`\propto n_c`) for one column's counts."""
-    counts = np.asarray(counts, dtype=float)
+    counts = finite_tensor("counts", np.asarray(counts, dtype=float))
     if counts.ndim != 1 or (counts < 0).any() or counts.sum() <= 0:
         raise ValueError(f"counts: expected non-negative counts with a positive sum, got {counts}")
     weight = np.log1p(counts) if log_frequency else counts

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from edu_gen.core.checks import finite_float
 from edu_gen.data.tables.schema import Schema
 from edu_gen.tabular.encoding.columns import NumericInfo
 from edu_gen.tabular.encoding.modes import mode_normalize
@@ -51,11 +52,20 @@ def mixed_encode(
     return alpha, beta
 
 
+def _range(low: float, high: float) -> tuple[float, float]:
+    """A column's finite range ``low <= high`` (equal for a constant column)."""
+    low, high = finite_float("low", low), finite_float("high", high)
+    if high < low:
+        raise ValueError(f"low, high: expected low <= high, got low={low!r}, high={high!r}")
+    return low, high
+
+
 def general_encode(x: np.ndarray, low: float, high: float) -> np.ndarray:
     r"""CTAB-GAN+'s general transform: :math:`\alpha = 2(x - \min)/(\max - \min) - 1` in
     [-1, 1] (clipped; a constant column maps to 0). No mode indicator."""
     x = np.asarray(x, dtype=float)
-    if high <= low:
+    low, high = _range(low, high)
+    if high == low:
         return np.zeros_like(x)
     return np.clip(2 * (x - low) / (high - low) - 1, -1.0, 1.0)
 
@@ -63,6 +73,7 @@ def general_encode(x: np.ndarray, low: float, high: float) -> np.ndarray:
 def general_decode(alpha: np.ndarray, low: float, high: float) -> np.ndarray:
     r"""The inverse :math:`x = \min + (\alpha + 1)(\max - \min)/2` (``alpha`` clipped first)."""
     alpha = np.clip(np.asarray(alpha, dtype=float), -1.0, 1.0)
+    low, high = _range(low, high)
     return low + (alpha + 1) * (high - low) / 2
 
 

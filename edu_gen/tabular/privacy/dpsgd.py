@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from edu_gen.core import rng
-from edu_gen.core.checks import positive_float, positive_int
+from edu_gen.core.checks import finite_tensor, positive_float, positive_int
 from edu_gen.tabular.privacy.rdp import RdpAccountant, check_rate, noise_multiplier_for
 
 __all__ = [
@@ -164,9 +164,11 @@ def gradient_penalty_per_row(
 def clip_and_sum(grads: dict[str, Tensor], clip_norm: float) -> tuple[dict[str, Tensor], Tensor]:
     r""":math:`\sum_i g_i \min(1, C/\lVert g_i\rVert_2)` with the norm over *all* parameters
     jointly; returns the sums and the per-example norms :math:`\lVert g_i\rVert_2` (before
-    clipping). :math:`C/\max(\lVert g\rVert, C)` is the same factor and safe at 0."""
+    clipping). :math:`C/\max(\lVert g\rVert, C)` is the same factor and safe at 0. A row with
+    a NaN or infinite gradient raises (clipping cannot bound it; it would poison the sum)."""
     clip_norm = positive_float("clip_norm", clip_norm)
     norms = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads.values()]).sum(0).sqrt()
+    finite_tensor("grads (per-example norms)", norms)
     factors = clip_norm / norms.clamp_min(clip_norm)
     return {name: torch.einsum("b,b...->...", factors, g) for name, g in grads.items()}, norms
 
@@ -222,13 +224,24 @@ def dp_step(
     scale = positive_float("expected_batch_size", expected_batch_size)
     params = _trainable(model)
     rows = _as_tuple(batch)
+    for i, r in enumerate(rows):  # a NaN row would turn every weight NaN through the sum
+        finite_tensor("batch" if isinstance(batch, Tensor) else f"batch[{i}]", r)
     size = rows[0].shape[0]
     summed = {name: torch.zeros_like(p) for name, p in params.items()}
     norms = [torch.zeros(0, device=next(iter(params.values())).device)]
     chunk = max(1, CHUNK_FLOATS // sum(p.numel() for p in params.values()))
     for start in range(0, size, chunk):  # clipping is per row, so chunks change nothing
         part = tuple(r[start : start + chunk] for r in rows)
-        part_sum, part_norms = clip_and_sum(per_example_grads(model, loss_fn, part), clip_norm)
+        grads = per_example_grads(model, loss_fn, part)
+        try:
+            part_sum, part_norms = clip_and_sum(grads, clip_norm)
+        except ValueError:  # a NaN loss: name the rows of the whole batch, not of the chunk
+            bad = torch.stack([(~torch.isfinite(g.flatten(1))).any(1) for g in grads.values()])
+            bad_rows = (bad.any(0).nonzero().flatten() + start)[:5].tolist()
+            raise ValueError(
+                f"loss_fn: expected finite per-example gradients, got NaN/inf in rows {bad_rows}; "
+                "the model was not updated"
+            ) from None
         norms.append(part_norms)
         for name, g in part_sum.items():
             summed[name] += g
