@@ -664,3 +664,20 @@ def test_history_plot_needs_nothing_outside_core():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_models_own_error_says_which_step_and_batch():
+    """A shape error inside the user's model keeps its type and gains the step and batch."""
+    import sys
+
+    model = torch.nn.Linear(3, 1)
+    data = [torch.randn(4, 3), torch.randn(4, 5)]  # the second batch has the wrong width
+
+    def loss_fn(m, batch):
+        return m(batch).pow(2).mean()
+
+    with pytest.raises(RuntimeError) as info:
+        fit(model, loss_fn, data, epochs=1, progress=False)
+    if sys.version_info >= (3, 11):
+        notes = "\n".join(getattr(info.value, "__notes__", []))
+        assert "step 2 (epoch 0)" in notes and "tensor[4, 5] float32" in notes

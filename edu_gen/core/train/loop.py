@@ -269,4 +269,20 @@ def _step(
         record = player.update(model, _to_device(turn.batch, device))
     except FloatingPointError as exc:
         raise FloatingPointError(f"{where}: {exc}") from exc
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        # a model's own error (a shape mismatch, say): keep its type, say where it happened
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"fit: raised at {where}, on a batch of {_describe(turn.batch)}")
+        raise
     return {**counters, **record}
+
+
+def _describe(batch: Any) -> str:
+    """Shapes and dtypes of a batch, for an error message: ``tensor[64, 784] float32``."""
+    if isinstance(batch, torch.Tensor):
+        return f"tensor{list(batch.shape)} {str(batch.dtype).removeprefix('torch.')}"
+    if isinstance(batch, dict):
+        return "{" + ", ".join(f"{k}: {_describe(v)}" for k, v in batch.items()) + "}"
+    if isinstance(batch, tuple | list):
+        return "(" + ", ".join(_describe(v) for v in batch) + ")"
+    return type(batch).__name__
