@@ -32,7 +32,8 @@ The family's API: ``model.log_prob(x)`` (the change of variables above),
 each batch afresh and minimises :math:`-\log p_X(x)` per dimension.
 
 Two modules, imported here so that ``from edu_gen.models import nice`` gives every name:
-:mod:`~edu_gen.models.nice.layers` (coupling, scaling, logit preprocessing) and
+:mod:`~edu_gen.models.nice.layers` (additive coupling, scaling, logit preprocessing, and the
+affine coupling of Real NVP as a second instance of the coupling law) and
 :mod:`~edu_gen.models.nice.flow` (priors, the :class:`NICE` model, dequantisation,
 bits/dim, the training loss).
 """
@@ -50,7 +51,10 @@ from edu_gen.models.nice.flow import (
 )
 from edu_gen.models.nice.layers import (
     AdditiveCoupling,
+    AffineCoupling,
     Scaling,
+    affine_coupling_forward,
+    affine_coupling_inverse,
     coupling_forward,
     coupling_inverse,
     coupling_net,
@@ -64,7 +68,10 @@ __all__ = [
     "NICE",
     "PRIORS",
     "AdditiveCoupling",
+    "AffineCoupling",
     "Scaling",
+    "affine_coupling_forward",
+    "affine_coupling_inverse",
     "bits_per_dim",
     "coupling_forward",
     "coupling_inverse",

@@ -6,7 +6,11 @@ r"""The layers of NICE (Dinh, Krueger & Bengio 2015) and the logit preprocessing
 * **diagonal scaling** (:class:`Scaling`): :math:`h = S\odot y`, log-determinant
   :math:`\sum_i\log S_{ii}` (:func:`scaling_log_det`);
 * **logit preprocessing** (:func:`logit_forward`, :func:`logit_inverse`; Dinh,
-  Sohl-Dickstein & Bengio 2017).
+  Sohl-Dickstein & Bengio 2017);
+* **affine coupling** (:class:`AffineCoupling`, :func:`affine_coupling_forward`,
+  :func:`affine_coupling_inverse`; Real NVP, Dinh, Sohl-Dickstein & Bengio 2017): the second
+  instance of NICE's general coupling law :math:`y_{I_2} = g(x_{I_2}; m(x_{I_1}))`, with
+  :math:`g(a; (s, t)) = a\odot e^{s} + t` and log-determinant :math:`\sum s`.
 """
 
 from __future__ import annotations
@@ -93,6 +97,87 @@ class AdditiveCoupling(nn.Module):
     def log_det_jacobian(self, x: Tensor) -> Tensor:
         """Zero for every input: the Jacobian is triangular with a unit diagonal."""
         return x.new_zeros(x.shape[0])
+
+
+STFunction = Callable[[Tensor], tuple[Tensor, Tensor]]
+"""A coupling's conditioner for the affine law: ``x_I1 -> (s, t)``, each ``[batch, |I2|]``."""
+
+
+def _scale_shift(st: STFunction, x1: Tensor, n2: int) -> tuple[Tensor, Tensor]:
+    out = st(x1)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise TypeError("st: expected a function returning a pair (s, t) of tensors")
+    s, t = (shaped_tensor(name, v, (x1.shape[0], n2)) for name, v in zip("st", out, strict=True))
+    return s, t
+
+
+def affine_coupling_forward(x: Tensor, st: STFunction, parity: int) -> tuple[Tensor, Tensor]:
+    r"""Affine coupling (Real NVP): :math:`y_{I_2} = x_{I_2}\odot\exp(s(x_{I_1})) + t(x_{I_1})`.
+
+    The other half is copied, :math:`y_{I_1} = x_{I_1}`.
+
+    NICE's general coupling law is :math:`y_{I_2} = g(x_{I_2}; m(x_{I_1}))` with :math:`g`
+    invertible in its first argument. The Jacobian is block triangular,
+    :math:`\begin{pmatrix} I & 0\\ \partial y_{I_2}/\partial x_{I_1} &
+    \mathrm{diag}(e^{s})\end{pmatrix}`, so
+
+    .. math:: \log\left|\det\frac{\partial y}{\partial x}\right| = \sum_{i\in I_2} s_i(x_{I_1}),
+
+    which depends on :math:`x` (unlike NICE's scaling layer) and is 0 only when
+    :math:`\sum s = 0`. With :math:`s\equiv 0` this is the additive coupling with
+    :math:`m = t`. ``x`` is ``[batch, D]``; ``(I1, I2) = partition(D, parity)``; ``st`` maps
+    ``x[:, I1]`` to ``(s, t)``, each ``[batch, |I2|]``. Returns ``(y, log_det)`` with
+    ``log_det`` of shape ``[batch]``.
+    """
+    check_rows("x", x)
+    i1, i2 = partition(x.shape[1], parity)
+    s, t = _scale_shift(st, x[:, i1], len(i2))
+    y = x.clone()
+    y[:, i2] = x[:, i2] * torch.exp(s) + t
+    return y, s.sum(-1)
+
+
+def affine_coupling_inverse(y: Tensor, st: STFunction, parity: int) -> Tensor:
+    r"""Inverse affine coupling :math:`x_{I_2} = (y_{I_2} - t(y_{I_1}))\odot\exp(-s(y_{I_1}))`.
+
+    :math:`x_{I_1} = y_{I_1}`; ``st`` is only evaluated, never inverted.
+    """
+    check_rows("y", y)
+    i1, i2 = partition(y.shape[1], parity)
+    s, t = _scale_shift(st, y[:, i1], len(i2))
+    x = y.clone()
+    x[:, i2] = (y[:, i2] - t) * torch.exp(-s)
+    return x
+
+
+class AffineCoupling(nn.Module):
+    r""":math:`y_{I_2} = x_{I_2}\odot e^{s(x_{I_1})} + t(x_{I_1})`; log-det :math:`\sum s`.
+
+    One network (:func:`coupling_net`) outputs :math:`2|I_2|` numbers, split into
+    :math:`s` and :math:`t`. ``s`` is used as it comes (Real NVP also bounds it, e.g. by a
+    tanh, for stable training; the equation is the same).
+    """
+
+    def __init__(self, dim: int, parity: int, hidden: int = 1000, n_hidden: int = 5) -> None:
+        super().__init__()
+        i1, i2 = partition(dim, parity)
+        self.dim, self.parity = dim, parity
+        self.net = coupling_net(len(i1), 2 * len(i2), hidden, n_hidden)
+
+    def st(self, x1: Tensor) -> tuple[Tensor, Tensor]:
+        """``(s, t)`` of the half ``x1 = x[:, I1]``."""
+        s, t = self.net(x1).chunk(2, dim=-1)
+        return s, t
+
+    def forward(self, x: Tensor) -> Tensor:
+        return affine_coupling_forward(check_rows("x", x, self.dim), self.st, self.parity)[0]
+
+    def inverse(self, y: Tensor) -> Tensor:
+        return affine_coupling_inverse(check_rows("y", y, self.dim), self.st, self.parity)
+
+    def log_det_jacobian(self, x: Tensor) -> Tensor:
+        r""":math:`\sum_{i\in I_2} s_i(x_{I_1})` for every row of ``x``."""
+        return affine_coupling_forward(check_rows("x", x, self.dim), self.st, self.parity)[1]
 
 
 def scaling_log_det(scale: Tensor) -> Tensor:
