@@ -21,16 +21,21 @@
 # 10–50 steps.
 #
 # **In this chapter** (all with chapter 08's digits model — no retraining)
-# 1. the non-Markovian family $q_\sigma$ and its sampler with $\sigma_t(\eta)$;
+# 1. the non-Markovian family $q_\sigma$ and its sampler with $\sigma_t(\eta)$; Lemma 1 (every
+#    $q_\sigma$ keeps the DDPM marginals) by simulation, and Theorem 1 ($J_\sigma = L_\gamma + C$)
+#    on a toy model;
 # 2. η = 1 on all steps *is* DDPM ancestral sampling (checked exactly), and the DDIM loop
 #    over a sub-sequence τ written out in a few lines (checked against the package);
+#    η = 0 as an Euler step of the probability-flow ODE, and one $x_T$ decoded with three η;
 # 3. fewer steps: a quality table over S × η (DDIM Table 1 in miniature);
 # 4. DDIM as an encoder: inversion $x_0\to x_T$ and reconstruction error vs S (Table 2 in
 #    miniature), with an exact ε for Gaussian data and with the trained model;
 # 5. consistency across S, slerp interpolation in $x_T$, and sampling cost vs S.
 #
 # References: Song, Meng & Ermon (2021), *Denoising diffusion implicit models*; Ho, Jain &
-# Abbeel (2020); Sohl-Dickstein et al. (2015); Shoemake (1985) for slerp.
+# Abbeel (2020); Song & Ermon (2019) and Song, Sohl-Dickstein, Kingma, Kumar, Ermon & Poole
+# (2021), *Score-based generative modeling through stochastic differential equations*, for the
+# probability-flow ODE; Sohl-Dickstein et al. (2015); Shoemake (1985) for slerp.
 #
 # Korean–English terms (the source notes are in Korean): [glossary](../lessons/glossary.md).
 
@@ -40,6 +45,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+import scipy.stats
 import torch
 
 from edu_gen.core import config, rng
@@ -62,9 +68,9 @@ print(config.banner())
 # \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\;\frac{x_t - \sqrt{\bar\alpha_t}x_0}{\sqrt{1-\bar\alpha_t}},
 # \ \sigma_t^2 I\Big).$$
 #
-# One can check that it keeps every marginal; the forward process it implies is no longer
-# Markov. Its ELBO equals a weighted $L_\text{simple}$ up to a constant, so an ε-model trained
-# with $L_\text{simple}$ fits every member. Sampling replaces $x_0$ by $\hat x_0$:
+# It keeps every marginal (Lemma 1, checked below); the forward process it implies is no
+# longer Markov. Its ELBO equals a weighted $L_\text{simple}$ up to a constant (Theorem 1, also
+# checked below), so an ε-model trained with $L_\text{simple}$ fits every member. Sampling replaces $x_0$ by $\hat x_0$:
 #
 # $$x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,\hat x_0(x_t) + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\;
 # \varepsilon_\theta(x_t,t) + \sigma_t z,\qquad
@@ -115,6 +121,230 @@ quiz.number(
     "That is √β̃₂ = √(β₂(1−ᾱ₁)/(1−ᾱ₂)) = √(0.2 · 0.1/0.28), DDPM's posterior standard "
     "deviation: with η = 1 and consecutive steps DDIM is ancestral sampling.",
     tolerance=0.005,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Lemma 1: every $q_\sigma$ keeps the marginals
+#
+# Song, Meng & Ermon (2021) define the forward process *backwards*: given $x_0$, draw
+# $x_T\sim\mathcal N(\sqrt{\bar\alpha_T}x_0, (1-\bar\alpha_T)I)$, then $x_{T-1}, x_{T-2},\dots,
+# x_1$ one after the other from $q_\sigma(x_{t-1}\mid x_t, x_0)$ above. Their Lemma 1 says that
+# whatever the $\sigma_t$, every $x_t$ then has the DDPM marginal
+# $q_\sigma(x_t\mid x_0) = \mathcal N(\sqrt{\bar\alpha_t}x_0, (1-\bar\alpha_t)I)$.
+#
+# Why, in one induction step: if $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\,e$ with
+# $e\sim\mathcal N(0, I)$, the fraction in the mean of $q_\sigma$ is exactly $e$, so
+# $x_{t-1} = \sqrt{\bar\alpha_{t-1}}x_0 + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\,e + \sigma_t z$.
+# The two independent noises add up to variance $(1-\bar\alpha_{t-1}-\sigma_t^2) + \sigma_t^2
+# = 1-\bar\alpha_{t-1}$: the $-\sigma_t^2$ under the square root is there precisely to make room
+# for the fresh noise. Only the marginals are fixed; the joint distribution of the chain (how
+# $x_{t-1}$ depends on $x_t$) changes with σ, and the implied forward step
+# $q_\sigma(x_t\mid x_{t-1}, x_0)$ depends on $x_0$: the process is no longer Markov.
+#
+# The check simulates that chain for one training digit with 256 chains (all 1000 steps), for
+# three values of η, and standardises each kept $x_t$ by the claimed marginal: the result should
+# be standard normal (mean 0, variance 1, a one-sample Kolmogorov–Smirnov test against
+# $\mathcal N(0,1)$ over all pixels of all chains). With η = 0 the chain draws no noise after
+# $x_T$, so $e$ stays the same along it. The last lines forget the $-\sigma_t^2$: the
+# standardised variance then grows far above 1, and the claim also asks for that, so it
+# would notice a broken mean.
+
+# %%
+x_lemma = digits("train", "signed")[0][:1].expand(256, 64)  # one digit, 256 chains (float32)
+keep = [1, 50, 250, 500, 900]
+worst = {"mean": 0.0, "var": 0.0, "ks_p": 1.0}
+for eta in (0.0, 0.5, 1.0):
+    chain = dm.q_sigma_chain(sched, x_lemma, eta, keep, generator=rng.generator(20))
+    row = []
+    for t in keep:
+        ab = sched.alpha_bar_at(t)
+        u = ((chain[t] - ab**0.5 * x_lemma) / (1 - ab) ** 0.5).double().flatten()
+        p = scipy.stats.kstest(u.numpy(), "norm").pvalue
+        worst = {
+            "mean": max(worst["mean"], u.mean().abs().item()),
+            "var": max(worst["var"], (u.var() - 1).abs().item()),
+            "ks_p": min(worst["ks_p"], p),
+        }
+        row.append(f"t={t}: {u.mean():+.3f}/{u.var():.3f}")
+    print(f"η = {eta}: standardised mean/variance  " + ", ".join(row))
+
+
+def q_sigma_mean_wrong(sched, x0, xt, t, sigma):
+    """The mean with √(1 − ᾱ_{t-1}) in place of √(1 − ᾱ_{t-1} − σ_t²): a planted mistake."""
+    ab_t, ab_prev = sched.alpha_bar_at(t), sched.alpha_bar_at(t - 1)
+    return ab_prev**0.5 * x0 + (1 - ab_prev) ** 0.5 * (xt - ab_t**0.5 * x0) / (1 - ab_t) ** 0.5
+
+
+x_wrong, sig1, g = x_lemma[:32], dm.step_sigmas(sched, 1.0), rng.generator(21)
+ab_T = sched.alpha_bar_at(T)  # noqa: N816
+wrong = ab_T**0.5 * x_wrong + (1 - ab_T) ** 0.5 * torch.randn(x_wrong.shape, generator=g)
+for t in range(T, 1, -1):  # the same backward chain, with the wrong mean
+    z = torch.randn(x_wrong.shape, generator=g)
+    wrong = q_sigma_mean_wrong(sched, x_wrong, wrong, t, sig1[t]) + sig1[t] * z
+ab_1 = sched.alpha_bar_at(1)
+var_wrong = ((wrong - ab_1**0.5 * x_wrong) / (1 - ab_1) ** 0.5).var().item()
+print(f"without the −σ_t² (η = 1): standardised variance at t = 1 is {var_wrong:.1f}, not 1")
+claim(
+    "Lemma 1: for η = 0, 0.5, 1 the chain drawn from q_σ has the marginals "
+    "N(√ᾱ_t x_0, (1−ᾱ_t) I) at t = 1, 50, 250, 500, 900",
+    worst["mean"] < 0.04 and worst["var"] < 0.05 and worst["ks_p"] > 1e-3 and var_wrong > 2,
+    max_abs_mean=worst["mean"],
+    max_var_error=worst["var"],
+    min_ks_p=worst["ks_p"],
+    var_without_minus_sigma2=var_wrong,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Theorem 1: $J_\sigma = L_\gamma + C$
+#
+# For each σ the generative model copies the shape of $q_\sigma$: it predicts
+# $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon_\theta(x_t,t))/\sqrt{\bar\alpha_t}$ and steps
+# with $p_\theta(x_{t-1}\mid x_t) = q_\sigma(x_{t-1}\mid x_t, \hat x_0)$ (and
+# $\mathcal N(\hat x_0, \sigma_1^2 I)$ at $t = 1$). Its variational objective is
+# $J_\sigma(\varepsilon_\theta) = \mathbb E_{q_\sigma}\big[\log q_\sigma(x_{1:T}\mid x_0) -
+# \log p_\theta(x_{0:T})\big]$. Theorem 1 of Song et al.: there are weights γ and a constant
+# C with
+#
+# $$J_\sigma = L_\gamma + C,\qquad L_\gamma = \sum_{t=1}^T\gamma_t\,\mathbb E\,
+# \lVert\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\,
+# \varepsilon, t)\rVert^2 .$$
+#
+# The weights come from one line of algebra: two Gaussians with the same variance $\sigma_t^2$
+# differ only in their means, and the means differ by $k_t(x_0 - \hat x_0)$ with
+# $k_t = \sqrt{\bar\alpha_{t-1}} - \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\sqrt{\bar\alpha_t/
+# (1-\bar\alpha_t)}$, while $x_0 - \hat x_0 = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}\,(\varepsilon_\theta
+# - \varepsilon)$. So $\gamma_t = k_t^2(1-\bar\alpha_t)/(2\sigma_t^2\bar\alpha_t)$
+# (`dm.ddim_elbo_weights`). The theorem needs $\sigma_t > 0$; η = 0 is its limit.
+#
+# The check does not use that algebra. On a toy problem — one-dimensional data from a
+# two-component Gaussian mixture, T = 10 steps, and a denoiser with its own two numbers per
+# step, $\varepsilon_\theta(x, t) = a_t x + b_t$ — it estimates $J_\sigma$ from the log-densities
+# of chains drawn from $q_\sigma$ and $L_\gamma$ from the same draws (common random numbers),
+# for six random parameter vectors θ. The objectives move with θ; their difference should not
+# (up to Monte Carlo error). With the weights of $L_\text{simple}$ ($\gamma_t = 1$) instead,
+# the difference moves with θ: the two objectives rank parameters differently.
+
+# %%
+T_toy, n_toy, sigma_1 = 10, config.pick(200_000, 50_000), 0.1
+toy = dm.Schedule(torch.cat([torch.zeros(1), torch.linspace(0.05, 0.5, T_toy)]).double())
+mixture = dm.GaussianMixture(
+    means=torch.tensor([[-1.0], [1.5]], dtype=torch.float64),
+    stds=torch.tensor([0.3, 0.5], dtype=torch.float64),
+    weights=torch.tensor([0.4, 0.6], dtype=torch.float64),
+)
+x0_toy = mixture.sample(n_toy, rng.generator(30))
+
+
+def log_normal(x, mean, std):
+    """log N(x; mean, std² I), summed over the dimensions of each row."""
+    return (-0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)).sum(1)
+
+
+def objectives(theta, chain, sigmas, gamma):
+    """Monte Carlo J_σ(θ) from log-densities, and L_γ(θ), on the same chains from q_σ."""
+    ab = toy.alpha_bar_at
+    log_q = log_normal(chain[T_toy], ab(T_toy) ** 0.5 * x0_toy, (1 - ab(T_toy)) ** 0.5)
+    log_p = log_normal(chain[T_toy], 0.0, 1.0)  # p(x_T) = N(0, I)
+    l_gamma = 0.0
+    for t in range(1, T_toy + 1):
+        eps_hat = theta[0, t] * chain[t] + theta[1, t]  # ε_θ(x_t, t) = a_t x_t + b_t
+        x0_hat = (chain[t] - (1 - ab(t)) ** 0.5 * eps_hat) / ab(t) ** 0.5
+        eps = (chain[t] - ab(t) ** 0.5 * x0_toy) / (1 - ab(t)) ** 0.5  # the ε behind x_t
+        l_gamma = l_gamma + gamma[t] * (eps - eps_hat).pow(2).sum(1)
+        if t == 1:
+            log_p = log_p + log_normal(x0_toy, x0_hat, sigma_1)
+        else:
+            mean_q = dm.q_sigma_mean(toy, x0_toy, chain[t], t, sigmas[t])
+            mean_p = dm.q_sigma_mean(toy, x0_hat, chain[t], t, sigmas[t])
+            log_q = log_q + log_normal(chain[t - 1], mean_q, sigmas[t])
+            log_p = log_p + log_normal(chain[t - 1], mean_p, sigmas[t])
+    return (log_q - log_p).mean().item(), l_gamma.mean().item()
+
+
+g = rng.generator(31)
+thetas = [
+    torch.stack(
+        [0.8 + 0.5 * torch.randn(T_toy + 1, generator=g), 0.3 * torch.randn(T_toy + 1, generator=g)]
+    ).double()
+    for _ in range(6)
+]
+ones = torch.ones(T_toy + 1, dtype=torch.float64)
+theorem = {}
+for eta in (0.5, 1.0):
+    sig = dm.step_sigmas(toy, eta)
+    gamma = dm.ddim_elbo_weights(toy, sig, sigma_1)
+    chain = dm.q_sigma_chain(
+        toy, x0_toy, eta, list(range(1, T_toy + 1)), generator=rng.generator(32)
+    )
+    J, L = np.array([objectives(th, chain, sig, gamma) for th in thetas]).T  # noqa: N806
+    _, L1 = np.array([objectives(th, chain, sig, ones) for th in thetas]).T  # noqa: N806
+    theorem[eta] = {
+        "spread_J": J.std(),
+        "spread_diff": (J - L).std(),
+        "spread_simple": (J - L1).std(),
+    }
+    print(f"η = {eta}: J_σ over θ: {np.round(J, 3)}")
+    print(f"         J_σ − L_γ:     {np.round(J - L, 3)}")
+    print(f"         J_σ − L_simple: {np.round(J - L1, 3)}")
+claim(
+    "Theorem 1: across six parameter vectors J_σ − L_γ stays constant (its spread < 5% of J_σ's), "
+    "while J_σ − L_simple does not (spread > 20% of J_σ's), for η = 0.5 and 1",
+    all(
+        v["spread_diff"] < 0.05 * v["spread_J"] and v["spread_simple"] > 0.2 * v["spread_J"]
+        for v in theorem.values()
+    ),
+    spread_J=[v["spread_J"] for v in theorem.values()],
+    spread_J_minus_L_gamma=[v["spread_diff"] for v in theorem.values()],
+    spread_J_minus_L_simple=[v["spread_simple"] for v in theorem.values()],
+)
+
+# %% [markdown]
+# **The optimum does not depend on γ — when θ is not shared across t.** $L_\gamma$ is a sum of
+# one term per step. If each step has its own parameters, as $(a_t, b_t)$ here, each term can
+# be minimised on its own and the weights $\gamma_t > 0$ do not move the minimiser: the
+# $L_\text{simple}$ solution minimises every $J_\sigma$ at once, which is why one trained model
+# serves the whole family. With parameters shared across steps (one $(a, b)$ for all t) the
+# terms compete, and the weights decide the compromise. Both fits below are weighted least
+# squares on the same draws $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$.
+
+# %%
+eps_draw = torch.randn(T_toy + 1, n_toy, 1, generator=rng.generator(33), dtype=torch.float64)
+x_t_all = torch.stack(
+    [
+        toy.alpha_bar_at(t) ** 0.5 * x0_toy + (1 - toy.alpha_bar_at(t)) ** 0.5 * eps_draw[t]
+        for t in range(T_toy + 1)
+    ]
+)
+design = torch.cat([x_t_all[1:], torch.ones_like(x_t_all[1:])], dim=2)  # [T, n, 2]: x_t and 1
+targets = eps_draw[1:]
+
+
+def weighted_fit(weights, shared):
+    """argmin_θ Σ_t γ_t mean (ε − a x_t − b)², per step (a_t, b_t) or shared (a, b)."""
+    w = weights[1:].reshape(-1, 1, 1).sqrt()  # rows of step t scaled by √γ_t
+    if not shared:  # one small least-squares problem per step
+        return torch.linalg.lstsq(w * design, w * targets).solution.squeeze(-1)  # [T, 2]
+    return torch.linalg.lstsq((w * design).reshape(-1, 2), (w * targets).reshape(-1, 1)).solution.T
+
+
+gammas = {
+    "L_simple": ones,
+    **{
+        f"J_σ, η={e}": dm.ddim_elbo_weights(toy, dm.step_sigmas(toy, e), sigma_1)
+        for e in (0.5, 1.0)
+    },
+}
+per_step = {k: weighted_fit(w, shared=False) for k, w in gammas.items()}
+shared = {k: weighted_fit(w, shared=True) for k, w in gammas.items()}
+gap_per_step = max((v - per_step["L_simple"]).abs().max().item() for v in per_step.values())
+gap_shared = max((v - shared["L_simple"]).abs().max().item() for v in shared.values())
+print({k: [round(x, 4) for x in v.flatten().tolist()] for k, v in shared.items()}, "(shared a, b)")
+claim(
+    "with per-step parameters the minimiser of L_γ is the same for every γ; with parameters "
+    "shared across t it moves with γ",
+    gap_per_step < 1e-10 and gap_shared > 0.01,
+    max_gap_per_step=gap_per_step,
+    max_gap_shared=gap_shared,
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -193,6 +423,118 @@ claim_close(
     max(gaps.values()),
     0.0,
     atol=1e-6,
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## DDIM is an Euler step of the probability-flow ODE
+#
+# Divide the η = 0 update by $\sqrt{\bar\alpha_s}$ and name two new variables,
+# $\bar x = x/\sqrt{\bar\alpha}$ and $\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}$ (the noise
+# level of $\bar x = x_0 + \sigma\varepsilon$; not the σ of $q_\sigma$). Since
+# $\hat x_0 = \bar x_t - \sigma_t\hat\varepsilon$, the update reads
+#
+# $$\bar x_s = \bar x_t + (\sigma_s - \sigma_t)\,\varepsilon_\theta(x_t, t):$$
+#
+# one **Euler step** of the ODE $d\bar x/d\sigma = \varepsilon_\theta$ (Song et al. 2021, eq. 14
+# and §4.3). Song et al. (2021b, score-based SDEs) call the same ODE the probability-flow ODE
+# of the variance-exploding SDE: with $\varepsilon_\theta = -\sqrt{1-\bar\alpha}\,\nabla\log q$
+# (chapter 08's score view) its trajectories carry the noised marginals into one another
+# deterministically. Two consequences follow: DDIM with S steps is a first-order ODE solver,
+# so its error against the exact ODE solution should shrink like $1/S$; and the map
+# $x_T\mapsto x_0$ is invertible up to that error, which is the inversion seen below.
+#
+# First the identity, on the trained model in float64 for several $(t, s)$ pairs, including
+# the last step to $s = 0$ where $\sigma_0 = 0$. Then the order of the solver, with the exact
+# ε of Gaussian data (no network error): decode one $x_T$ with S steps and compare with
+# S = 1000 — halving the step should about halve the error (log-log slope near −1).
+
+# %%
+x_flow = torch.randn(64, 64, generator=rng.generator(40), dtype=torch.float64)
+flow_gaps = []
+for t, s in [(1000, 900), (500, 480), (101, 1), (20, 0)]:
+    eps = model64(x_flow, torch.full((64,), t))
+    ddim_x, _ = dm.ddim_step(sched, x_flow, eps, t, s, eta=0.0, z=None)
+    flow_gaps.append((ddim_x - dm.euler_flow_step(sched, x_flow, eps, t, s)).abs().max().item())
+print("max |DDIM(η=0) − Euler step in σ| per (t, s):", [f"{v:.1e}" for v in flow_gaps])
+claim_close(
+    "the η = 0 DDIM update equals one Euler step of dx̄/dσ = ε_θ (trained model, float64)",
+    max(flow_gaps),
+    0.0,
+    atol=1e-10,
+)
+
+x_digits, _ = digits("train", "signed")
+exact_flow = dm.gaussian_eps(sched, x_digits.mean(0).double(), float(x_digits.var(0).mean()))
+x_T_flow = torch.randn(256, 64, generator=rng.generator(41), dtype=torch.float64)
+ode_ref = dm.ddim_sample(exact_flow, sched, x_T_flow.shape, S=T, x_T=x_T_flow, dtype=torch.float64)
+S_ode = [10, 20, 50, 100, 200]
+ode_err = [
+    (
+        dm.ddim_sample(exact_flow, sched, x_T_flow.shape, S=S, x_T=x_T_flow, dtype=torch.float64)
+        - ode_ref
+    )
+    .pow(2)
+    .mean()
+    .sqrt()
+    .item()
+    for S in S_ode
+]
+order = np.polyfit(np.log(S_ode), np.log(ode_err), 1)[0]
+plt.loglog(S_ode, ode_err, "o-", label=f"DDIM, η = 0 (slope {order:.2f})")
+plt.loglog(S_ode, ode_err[0] * S_ode[0] / np.array(S_ode), "--", label="∝ 1/S")
+plt.xlabel("S (sampling steps)")
+plt.ylabel("RMS distance to the S = 1000 solution")
+plt.title("DDIM as an ODE solver, exact ε of Gaussian data")
+plt.legend()
+plt.show()
+claim(
+    "DDIM (η = 0) converges like a first-order solver: log-log slope of its error vs S in "
+    "[−1.3, −0.7]",
+    -1.3 <= order <= -0.7,
+    slope=order,
+    rms_S10=ode_err[0],
+    rms_S200=ode_err[-1],
+)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## One $x_T$, three values of η
+#
+# The paper's figure 3 in miniature: the same $x_T$ and the same noise draws, decoded with
+# S = 20 and S = 100 steps for η = 0, 0.5 and 1. With η = 0 the image is a function of $x_T$;
+# as η grows, the fresh noise of each step carries the chain further from that image. The cell
+# measures it on 256 codes: the RMS distance to the η = 0 decode, which should grow with η.
+# On these 8×8 digits even η = 0.5 usually ends on a different digit (compare the distance with
+# the distance between decodes of *different* codes in the consistency section below), and
+# the η = 0 image is only one of many the stochastic samplers can reach from the same code.
+
+# %%
+x_T_eta = torch.randn(256, 64, generator=rng.generator(42))
+by_eta = {
+    (S, eta): dm.ddim_sample(
+        model, sched, x_T_eta.shape, S=S, eta=eta, x_T=x_T_eta, generator=rng.generator(43)
+    )
+    for S in (20, 100)
+    for eta in (0.0, 0.5, 1.0)
+}
+fig = viz.compare_rows(
+    {f"S = {S}, η = {eta}": (x[:10].clamp(-1, 1) + 1) / 2 for (S, eta), x in by_eta.items()},
+    ncol=10,
+    vmin=0,
+    vmax=1,
+)
+fig.suptitle("the same x_T (one column) and noise, decoded with η = 0, 0.5, 1", y=1.0)
+plt.show()
+drift = {
+    (S, eta): (by_eta[(S, eta)] - by_eta[(S, 0.0)]).pow(2).mean(1).sqrt().mean().item()
+    for S in (20, 100)
+    for eta in (0.5, 1.0)
+}
+print({f"S={S}, η={eta}": round(v, 3) for (S, eta), v in drift.items()})
+claim(
+    "decoding one x_T, the distance to the deterministic (η = 0) image grows with η (S = 20, 100)",
+    all(0 < drift[(S, 0.5)] < drift[(S, 1.0)] for S in (20, 100)),
+    rms_S20=[drift[(20, 0.5)], drift[(20, 1.0)]],
+    rms_S100=[drift[(100, 0.5)], drift[(100, 1.0)]],
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -420,8 +762,12 @@ claim("a DDIM sample costs exactly S network calls", n_calls == S_time, calls=n_
 #
 # * The $L_\text{simple}$-trained ε-model is a solution for a whole family of forward processes
 #   $q_\sigma$; choosing σ (η) and the sub-sequence τ changes the sampler, not the model.
-# * η = 1 on every step is exactly DDPM; η = 0 is a deterministic implicit model that keeps its
-#   quality with few steps, can be inverted (encode $x_0\to x_T$) and interpolated in $x_T$.
+# * Every $q_\sigma$ has the DDPM marginals (Lemma 1, simulated), and its bound is a weighted
+#   $L_\text{simple}$ plus a constant (Theorem 1, on a toy model); with separate parameters per
+#   step the weights do not move the optimum, with shared parameters they do.
+# * η = 1 on every step is exactly DDPM; η = 0 is a deterministic implicit model — an Euler
+#   solver of the probability-flow ODE, first order in 1/S — that keeps its quality with few
+#   steps, can be inverted (encode $x_0\to x_T$) and interpolated in $x_T$.
 # * Cost is S network calls: 20 DDIM steps instead of 1000 DDPM steps is a 50× saving.
 #   `benchmarks/bench_diffusion.py` measures the quality kept (its README reports the FD of
 #   DDIM with S = 20 against DDPM's on 1000 steps, over several sampling seeds): with the

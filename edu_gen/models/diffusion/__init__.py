@@ -12,7 +12,10 @@ callable and knows neither the schedule nor its data's shape):
   ``ddim_sample(...)`` (Song et al. 2021, eq. 12) - each returns the batch x_0 as a tensor;
   ``noise=`` passes in the z of every step instead of drawing them;
 * log-likelihood: ``vlb_terms(model, schedule, x0)`` - the variational bound on
-  -log p(x_0) (eq. 5), term by term, in bits/dim.
+  -log p(x_0) (eq. 5), term by term, in bits/dim;
+* theory: DDIM's forward process q_σ (``q_sigma_chain``), Theorem 1's weights
+  (``ddim_elbo_weights``), the probability-flow Euler step (``euler_flow_step``) and Gaussian
+  mixtures with a closed-form noised score (``GaussianMixture``).
 """
 
 from edu_gen.models.diffusion.losses import (
@@ -48,6 +51,15 @@ from edu_gen.models.diffusion.samplers import (
     slerp,
 )
 from edu_gen.models.diffusion.schedules import SCHEDULES, Schedule, make_schedule
+from edu_gen.models.diffusion.theory import (
+    GaussianMixture,
+    ddim_elbo_weights,
+    euler_flow_step,
+    flow_sigma,
+    q_sigma_chain,
+    q_sigma_mean,
+    step_sigmas,
+)
 from edu_gen.models.diffusion.training import (
     digits_denoiser_checkpoint,
     digits_denoiser_kwargs,
@@ -56,11 +68,13 @@ from edu_gen.models.diffusion.training import (
 
 __all__ = [
     "EMA",
+    "GaussianMixture",
     "SCHEDULES",
     "MLPDenoiser",
     "MeanVariance",
     "Schedule",
     "UNet",
+    "ddim_elbo_weights",
     "ddim_invert",
     "ddim_sample",
     "ddim_sigma",
@@ -70,6 +84,8 @@ __all__ = [
     "digits_denoiser_checkpoint",
     "digits_denoiser_kwargs",
     "discretized_gaussian_log_likelihood",
+    "euler_flow_step",
+    "flow_sigma",
     "gaussian_eps",
     "kl_weight",
     "l_simple",
@@ -80,9 +96,12 @@ __all__ = [
     "prior_kl_bpd",
     "q_posterior",
     "q_sample",
+    "q_sigma_chain",
+    "q_sigma_mean",
     "q_step",
     "sinusoidal_embedding",
     "slerp",
+    "step_sigmas",
     "train_digits_denoiser",
     "vlb_terms",
 ]
