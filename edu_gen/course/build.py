@@ -53,7 +53,7 @@ def colab_cell_source(extra: str = "") -> str:
         '        os.makedirs(f"{drive}/edu_gen/checkpoints", exist_ok=True)\n'
         '        os.symlink(f"{drive}/edu_gen/checkpoints", "checkpoints")\n'
         '        print("checkpoints/ is on Google Drive: training resumes after a runtime reset")\n'
-        '    elif not os.path.isdir(drive):\n'
+        "    elif not os.path.isdir(drive):\n"
         '        print("Tip: mount Google Drive (Files → Mount Drive), then rerun this cell, "\n'
         '              "to keep checkpoints when the runtime is recycled.")'
     )
