@@ -26,6 +26,7 @@ from torch import nn
 from edu_gen.evaluation import frechet
 from edu_gen.models import autoencoder as ae
 from edu_gen.models import dae, elbo, gan, iwae, nice, topics, vae
+from edu_gen.models import diffusion as dm
 from edu_gen.models import estimators as est
 from edu_gen.models import likelihood as lik
 from edu_gen.tabular import encoding, privacy
@@ -1172,6 +1173,29 @@ CASES = [
         lambda: frechet.frechet_distance(np.array([0.0, NAN]), np.eye(2), np.zeros(2), np.eye(2)),
         ValueError,
         r"mu1: expected finite values, got NaN in rows \[1\]",
+    ),
+    # ---------------------------------------------------------------- diffusion (08-09)
+    Case(
+        "q-sample-nan",
+        lambda: dm.q_sample(
+            dm.make_schedule("linear", 10), _with(X, (1, 1), NAN), 3, torch.randn(5, 4)
+        ),
+        ValueError,
+        r"x0: expected finite values, got NaN in rows \[1\]",
+    ),
+    Case(
+        "q-sample-noise-inf",
+        lambda: dm.q_sample(
+            dm.make_schedule("linear", 10), X, 3, _with(torch.randn(5, 4), (4, 0), INF)
+        ),
+        ValueError,
+        r"noise: expected finite values, got inf in rows \[4\]",
+    ),
+    Case(
+        "slerp-zero-vector",
+        lambda: dm.slerp(_with(torch.ones(3, 4), (2,), 0.0), torch.randn(3, 4), 0.5),
+        ValueError,
+        r"z0: .*zero",
     ),
     Case(
         "frechet-shapes",

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 
-from edu_gen.core.checks import float_tensor, same_shape
+from edu_gen.core.checks import finite_tensor, float_tensor, same_shape
 from edu_gen.models.diffusion.schedules import Schedule, check_timesteps, extract
 
 Tensor = torch.Tensor
@@ -39,6 +39,8 @@ VAR_TYPES: tuple[str, ...] = ("beta", "beta_tilde")
 
 def _check_pair(a: Tensor, b: Tensor, na: str, nb: str) -> None:
     same_shape(nb, b, na, float_tensor(na, a))
+    finite_tensor(na, a)  # NaN in, NaN out is never what a learner meant
+    finite_tensor(nb, b)
 
 
 def as_timesteps(t: Tensor | int, batch: int, T: int, device=None) -> Tensor:  # noqa: N803

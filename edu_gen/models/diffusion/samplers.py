@@ -38,6 +38,7 @@ from collections.abc import MutableMapping
 import torch
 
 from edu_gen.core import rng
+from edu_gen.core.checks import finite_tensor, nonzero_vectors
 from edu_gen.models.diffusion.process import (
     Denoiser,
     as_timesteps,
@@ -251,7 +252,8 @@ def slerp(z0: Tensor, z1: Tensor, alpha: float | Tensor) -> Tensor:
     if not isinstance(z0, Tensor) or not isinstance(z1, Tensor) or z0.shape != z1.shape:
         raise ValueError("z0, z1: expected two tensors of the same shape [B, ...]")
     a = torch.as_tensor(alpha, dtype=z0.dtype, device=z0.device).reshape(-1, *[1] * (z0.dim() - 1))
-    f0, f1 = z0.reshape(len(z0), -1), z1.reshape(len(z1), -1)
+    f0 = nonzero_vectors("z0", finite_tensor("z0", z0.reshape(len(z0), -1)))
+    f1 = nonzero_vectors("z1", finite_tensor("z1", z1.reshape(len(z1), -1)))
     cos = (f0 * f1).sum(1) / (f0.norm(dim=1) * f1.norm(dim=1))
     theta = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7)).reshape(-1, *[1] * (z0.dim() - 1))
     return (torch.sin((1 - a) * theta) * z0 + torch.sin(a * theta) * z1) / torch.sin(theta)
