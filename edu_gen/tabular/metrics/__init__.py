@@ -13,6 +13,8 @@ al., 2021; 2022), built on scikit-learn and scipy:
 * :mod:`~edu_gen.tabular.metrics.disclosure` - :func:`distance_to_closest_record`;
 * :mod:`~edu_gen.tabular.metrics.baselines` - :class:`IndependentMarginals`, which keeps every
   column's distribution and destroys every association;
+* :mod:`~edu_gen.tabular.metrics.chow_liu` - :class:`ChowLiuTree`, the Bayesian-network
+  baseline (CLBN) of the CTGAN benchmark: the maximum-mutual-information spanning tree;
 * :mod:`~edu_gen.tabular.metrics.frames` - the schema checks, discrete keys and feature
   encoder they share.
 
@@ -21,6 +23,7 @@ Every public name is importable from here: ``from edu_gen.tabular import metrics
 """
 
 from edu_gen.tabular.metrics.baselines import IndependentMarginals, independent_marginals
+from edu_gen.tabular.metrics.chow_liu import ChowLiuTree, mutual_information
 from edu_gen.tabular.metrics.disclosure import distance_to_closest_record
 from edu_gen.tabular.metrics.frames import MISSING, check_frame, discrete_keys, feature_encoder
 from edu_gen.tabular.metrics.likelihood import LikelihoodFitness, likelihood_fitness
@@ -48,6 +51,7 @@ __all__ = [
     "REGRESSION_METRICS",
     "TASKS",
     "AssociationDifference",
+    "ChowLiuTree",
     "IndependentMarginals",
     "LikelihoodFitness",
     "association_difference",
@@ -62,5 +66,6 @@ __all__ = [
     "independent_marginals",
     "likelihood_fitness",
     "ml_utility",
+    "mutual_information",
     "pearson",
 ]
