@@ -223,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         from edu_gen.course import slides
 
         return slides.main(argv[1:]) or 0
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as stop:  # argparse has printed the usage error (or the help)
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return int(args.func(args) or 0)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as error:
