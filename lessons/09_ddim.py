@@ -212,8 +212,8 @@ claim(
 # The weights come from one line of algebra: two Gaussians with the same variance $\sigma_t^2$
 # differ only in their means, and the means differ by $k_t(x_0 - \hat x_0)$ with
 # $k_t = \sqrt{\bar\alpha_{t-1}} - \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\sqrt{\bar\alpha_t/
-# (1-\bar\alpha_t)}$, while $x_0 - \hat x_0 = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}\,(\varepsilon_\theta
-# - \varepsilon)$. So $\gamma_t = k_t^2(1-\bar\alpha_t)/(2\sigma_t^2\bar\alpha_t)$
+# (1-\bar\alpha_t)}$, while
+# $x_0 - \hat x_0 = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}\,(\varepsilon_\theta - \varepsilon)$. So $\gamma_t = k_t^2(1-\bar\alpha_t)/(2\sigma_t^2\bar\alpha_t)$
 # (`dm.ddim_elbo_weights`). The theorem needs $\sigma_t > 0$; η = 0 is its limit.
 #
 # The check does not use that algebra. On a toy problem — one-dimensional data from a
