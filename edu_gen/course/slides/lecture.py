@@ -31,7 +31,7 @@ import struct
 import nbformat
 
 SLIDE_HEIGHT = 720
-BUDGET = 600
+BUDGET = 560
 """Estimated content height (px) that a slide may take: the slide's 720 px less margins,
 the slide number and a safety margin for the estimate's error."""
 
@@ -43,6 +43,7 @@ TEXT_LINE = 22  # one line of printed output (monospace, 0.6 em)
 IMAGE_MAX = 480  # CSS max-height of a figure on a slide
 IMAGE_WIDTH = 1180  # the slide's usable width
 MAX_TEXT_LINES = 14
+OUTPUT_MARGIN = 60  # around each rendered output (measured: ~75 px per image strip)
 KEEP_WITH_NEXT = 80  # a markdown cell this short stays on the slide of the cell after it
 
 SHOW_CODE, NOTES = "show_code", "notes"
@@ -68,7 +69,7 @@ def _png_size(data: str) -> tuple[int, int] | None:
 
 def _image_height(width: int, height: int) -> float:
     scale = min(1.0, IMAGE_WIDTH / max(width, 1))
-    return min(IMAGE_MAX, height * scale) + 16
+    return min(IMAGE_MAX, height * scale) + OUTPUT_MARGIN
 
 
 def estimate_height(cell: nbformat.NotebookNode) -> float:
@@ -176,6 +177,8 @@ def _outputs_for_slides(cell: nbformat.NotebookNode) -> list:
             output["text"] = "\n".join(lines) + "\n"
         elif output.get("output_type") == "error":
             continue
+        elif "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+            continue  # a live widget (a progress bar): nothing to show on a slide
         elif output.get("output_type") == "execute_result" and set(output.get("data", {})) == {
             "text/plain"
         }:

@@ -65,7 +65,8 @@ LECTURE_CSS = """
 .reveal .slides section { line-height: 1.35; }
 .reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.45em; } .reveal h3 { font-size: 1.15em; }
 .reveal p, .reveal li { margin: 0.3em 0; }
-.reveal img { max-height: 480px; max-width: 100%; width: auto; height: auto; }
+.reveal section img, .reveal .jp-RenderedImage img {
+  max-height: 480px !important; max-width: 100% !important; width: auto; height: auto; }
 .reveal pre, .reveal .jp-OutputArea-output pre {
   font-size: 0.6em; line-height: 1.25; white-space: pre-wrap; overflow-wrap: anywhere;
   box-shadow: none; margin: 0.2em 0; }
