@@ -681,7 +681,7 @@ fit(
     [(x_eval, torch.arange(n_eval))],
     steps=config.pick(800, 250),
     lr=2e-2,
-    device="cpu",
+    device=config.toy_device(),
     desc="per-datapoint VI",
 )
 time_vi = time.perf_counter() - t0

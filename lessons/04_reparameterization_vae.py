@@ -458,7 +458,8 @@ with rng.seeded(2):  # the noise ε of every step: the same stream for both runs
     open_losses = [vae_training_step(open_model, open_optimizer, x) for x in check_batches]
 with rng.seeded(2):
     package_history = fit(
-        package_model, vae.vae_loss, check_batches, steps=n_check, lr=3e-3, device="cpu",
+        package_model, vae.vae_loss, check_batches, steps=n_check, lr=3e-3,
+        device=next(open_model.parameters()).device,
         progress=False,
     )  # fmt: skip
 claim_close(

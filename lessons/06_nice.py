@@ -700,7 +700,7 @@ inpaint_history = fit(
     [observed],
     steps=config.pick(800, 300),
     lr=5e-2,
-    device="cpu",
+    device=config.toy_device(),
     desc="inpainting",
 )
 painted = fill.image(observed).detach()

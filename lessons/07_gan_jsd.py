@@ -136,7 +136,13 @@ def d_objective(model, batch):
 
 
 history = fit(
-    disc, d_objective, batches, steps=d_steps, lr=3e-3, device="cpu", desc="D for fixed G"
+    disc,
+    d_objective,
+    batches,
+    steps=d_steps,
+    lr=3e-3,
+    device=config.toy_device(),
+    desc="D for fixed G",
 )
 
 xs, dx = grid(-10.0, 10.0, 1000)
@@ -342,7 +348,7 @@ fit(
     sep_batches,
     steps=config.pick(600, 300),
     lr=1e-2,
-    device="cpu",
+    device=config.toy_device(),
     desc="D (disjoint)",
 )
 for p in disc_sep.parameters():
@@ -498,7 +504,7 @@ for loss, n_critic, n_turns in (("nonsaturating", 1, 60), ("wgan-gp", 5, 120)):
         if run == "fit":
             players = gan.gan_players(model, loss, lr=1e-3, betas=(0.5, 0.9), gp_weight=1.0)
             turns = gan.gan_turns(batches, n_critic)
-            fit(model, players, turns, steps=n_turns, device="cpu", progress=False)
+            fit(model, players, turns, steps=n_turns, device=config.toy_device(), progress=False)
         else:
             train_in_the_open(model, batches, loss, n_critic, lr=1e-3, gp_weight=1.0)
         ends[run] = parameters(model)
@@ -648,7 +654,9 @@ def train_ring(loss, pac, n_critic, d_lr, g_steps, name):
     model = gan.GAN(2, latent_dim=2, hidden=(64, 64), pac=pac, activation="relu", n_models=n_runs)
     players = gan.gan_players(model, loss, lr=1e-3, critic_lr=d_lr, betas=(0.5, 0.9), gp_weight=1.0)
     turns = gan.gan_turns(batches, n_critic)  # n_critic critic turns, then a generator turn
-    fit(model, players, turns, steps=g_steps * (n_critic + 1), device="cpu", desc=name)
+    fit(
+        model, players, turns, steps=g_steps * (n_critic + 1), device=config.toy_device(), desc=name
+    )
     with torch.no_grad():
         samples = model.sample(n_eval, generator=torch.Generator().manual_seed(99))
     return samples.reshape(n_runs, n_eval, 2)

@@ -289,7 +289,7 @@ def discriminator_accuracy(fake: torch.Tensor) -> float:
         [(real_onehot[fit_rows], fake[fit_rows])],
         steps=config.pick(150, 100),
         lr=1e-2,
-        device="cpu",
+        device=config.toy_device(),
         progress=False,
     )
     with torch.no_grad():

@@ -121,6 +121,31 @@ def test_size_profile_follows_fast_then_the_variable_then_the_device(monkeypatch
         config.size()
 
 
+def test_image_source_follows_the_variable_then_the_size(monkeypatch):
+    from edu_gen.core import config
+
+    for var in ("EDU_GEN_FAST", "EDU_GEN_SIZE", "EDU_GEN_IMAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(config, "get_device", lambda *a, **k: torch.device("cpu"))
+    assert config.images() == "digits"
+    monkeypatch.setattr(config, "get_device", lambda *a, **k: torch.device("cuda"))
+    assert config.images() == "mnist"  # a GPU runs the 28×28 chapters
+    monkeypatch.setenv("EDU_GEN_FAST", "1")
+    assert config.images() == "digits"  # CI stays on the 8×8 digits...
+    monkeypatch.setenv("EDU_GEN_IMAGES", "MNIST_subset ")
+    assert config.images() == "mnist_subset"  # ...unless told to run the 28×28 path
+    monkeypatch.setenv("EDU_GEN_IMAGES", "cifar")
+    with pytest.raises(ValueError, match=r"EDU_GEN_IMAGES.*mnist_subset.*'cifar'"):
+        config.images()
+
+
+def test_toy_device_is_the_cpu_even_where_a_gpu_is_configured(monkeypatch):
+    from edu_gen.core import config
+
+    monkeypatch.setattr(config, "get_device", lambda *a, **k: torch.device("cuda"))
+    assert config.toy_device() == torch.device("cpu")
+
+
 # ------------------------------------------------------------------ seeding
 
 

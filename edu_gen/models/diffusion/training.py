@@ -38,7 +38,7 @@ def train_digits_denoiser(
     ema_decay: float = 0.995,
     seed: int = 0,
     checkpoint: str | Path | None = None,
-    device: str | torch.device | None = "cpu",
+    device: str | torch.device | None = None,
     progress: bool = True,
     loss: Callable[..., torch.Tensor] | None = None,
     snapshots: MutableMapping[int, EMA | None] | None = None,
@@ -54,6 +54,8 @@ def train_digits_denoiser(
     drawn for it, and ``alpha_bar`` comes in the batch's dtype). ``snapshots``, a dict whose
     keys are steps in 1..``steps``, receives a frozen copy of the model (eval mode) after
     each of them; its stages are checkpointed next to ``checkpoint`` (``<name>_at<step>.pt``).
+    Training runs on ``device`` (default: :func:`edu_gen.core.config.get_device`); the
+    8×8 model is returned on the CPU, beside the chapters' CPU tensors it is analysed with.
     Returns the model in eval mode, the schedule and the training history.
     """
     stages = _stages(snapshots, steps)
@@ -106,9 +108,9 @@ def train_digits_denoiser(
                 desc=f"DDPM ε-model ({schedule})",
             )
             if snapshots is not None and stage in snapshots:
-                snapshots[stage] = copy.deepcopy(model).eval()
+                snapshots[stage] = copy.deepcopy(model).cpu().eval()
             previous = path
-    model.eval()
+    model.cpu().eval()
     return model, sched, history
 
 
