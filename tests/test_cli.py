@@ -168,3 +168,42 @@ def test_run_selects_chapter_parts(tmp_path, capsys):
     assert ran("10") == {"10a_b", "10b_c"}
     assert ran("10b") == {"10b_c"}
     assert ran("09", "10a") == {"09_a", "10a_b"}
+
+
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}:\n    pass"
+
+
+def test_run_reports_the_kernels_cpu_time_and_the_load(tmp_path, capsys):
+    """CPU time burnt in the kernel and in a subprocess it waits for is reported per chapter.
+
+    The kernel burns 0.5 s of CPU itself and 0.5 s in a child; the parent (this process)
+    only waits, so measuring the wrong process would report far less than 1 s. One thread
+    burns at a time, so the CPU time cannot exceed the wall time (plus rounding).
+    """
+    (tmp_path / "notebooks").mkdir()
+    child = (
+        "import subprocess, sys\n"
+        f"subprocess.run([sys.executable, '-c', {BURN.format(s=0.5)!r}], check=True)"
+    )
+    cells = [BURN.format(s=0.5), child]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(nb, tmp_path / "notebooks" / "00_burn.ipynb")
+    argv = ["run", "--fast", "--root", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "00_burn" in x)
+    found = re.search(r"(\d+\.\d) s wall +(\d+\.\d) s CPU  load (\d+\.\d\d)→(\d+\.\d\d)  ok", line)
+    assert found, line
+    wall, cpu = float(found[1]), float(found[2])
+    assert 0.9 <= cpu <= wall + 0.2, line
+    assert re.search(r"load \d+\.\d\d on \d+ CPU core", out.splitlines()[0]), out
+    assert re.search(r"total +\d+\.\d s wall +\d+\.\d s CPU \(FAST mode, load \d", out), out
+
+
+def test_run_notebook_measures_the_kernel_not_this_process(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BURN.format(s=0.6))])
+    nbformat.write(nb, tmp_path / "00_burn.ipynb")
+    result = chapters.run_notebook(tmp_path / "00_burn.ipynb", tmp_path / "out", fast=True,
+                                   timeout=60)  # fmt: skip
+    assert result.cpu_seconds is not None and 0.5 <= result.cpu_seconds <= result.seconds + 0.2
+    assert result.load is not None and all(x >= 0 for x in result.load)

@@ -4,6 +4,11 @@ A chapter is named by its notebook's prefix (``01``, ``10a``) or by the two digi
 select all its parts (``10`` = 10a and 10b). While a notebook runs, :class:`CellProgress`
 reports cells done / total and the time elapsed on stderr; :func:`print_result` prints the
 claims that failed and the first error.
+
+Next to the wall time each chapter reports the CPU time (user + sys) of the kernel that ran
+it, its threads and the processes it started and waited for, and the 1-minute load average
+at its start and end: on a busy machine the wall time grows with the load, the CPU time
+much less, so the two together still say what the chapter costs.
 """
 
 from __future__ import annotations
@@ -35,10 +40,38 @@ class ChapterRun:
     errors: list[str]
     seconds: float
     failed_claims: list[str] = field(default_factory=list)
+    cpu_seconds: float | None = None
+    """user + sys of the kernel process and its reaped children (None: not measurable)."""
+    load: tuple[float, float] | None = None
+    """1-minute load average when the chapter started and when it ended (None: unknown)."""
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and not self.errors
+
+
+def children_cpu_seconds() -> float | None:
+    """user + sys CPU seconds of this process's terminated, waited-for child processes.
+
+    These include each child's own waited-for children (the kernel's subprocesses), so the
+    difference around one notebook's execution is the CPU time of the kernel that ran it
+    (jupyter_client waits for the kernel process when it shuts it down). None where the
+    platform does not count it (Windows).
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> float | None:
+    """The 1-minute load average, or None where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 PROGRESS_EVERY_S = 10.0
@@ -79,6 +112,8 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, timeout: float) -> Ch
     from edu_gen.course.execute import INLINE_BACKEND, cell_errors, execute
 
     nb = nbformat.read(path, as_version=4)
+    load_start = load_average()
+    cpu_start = children_cpu_seconds()
     start = time.perf_counter()
     progress = CellProgress(path.stem)
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,14 +129,20 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, timeout: float) -> Ch
             execute(nb, path.parent, env=env, timeout=timeout, allow_errors=True, on_cell=progress)
         finally:
             progress.close()
+        seconds = time.perf_counter() - start  # the kernel has been shut down and waited for
+        cpu_end = children_cpu_seconds()
+        load_end = load_average()
         rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
     errors = [f"{name}: {value}" for name, value in cell_errors(nb)]
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     passed = sum(r["holds"] for r in rows)
     failing = [str(r["claim"]) for r in rows if not r["holds"]]
-    seconds = time.perf_counter() - start
-    return ChapterRun(path.stem, passed, len(rows) - passed, errors, seconds, failing)
+    cpu = None if cpu_start is None or cpu_end is None else cpu_end - cpu_start
+    load = None if load_start is None or load_end is None else (load_start, load_end)
+    return ChapterRun(
+        path.stem, passed, len(rows) - passed, errors, seconds, failing, cpu_seconds=cpu, load=load
+    )
 
 
 def chapter_names(notebooks: list[Path]) -> list[str]:
@@ -121,7 +162,8 @@ def print_result(result: ChapterRun) -> None:
     status = "ok" if result.ok else "FAIL"
     print(
         f"  {result.name:<28} claims {result.passed:>2} passed {result.failed:>2} failed"
-        f"  {result.seconds:7.1f} s  {status}",
+        f"  {format_times(result.seconds, result.cpu_seconds)}{format_load(result.load)}"
+        f"  {status}",
         flush=True,
     )
     for statement in result.failed_claims[:5]:
@@ -131,3 +173,14 @@ def print_result(result: ChapterRun) -> None:
     if result.errors:
         more = f" ({len(result.errors)} errors in all)" if len(result.errors) > 1 else ""
         print(f"      first error: {result.errors[0][:300]}{more}")
+
+
+def format_times(wall: float, cpu: float | None) -> str:
+    """``WALL s wall  CPU s CPU`` (CPU: ``n/a`` where it was not measured)."""
+    cpu_text = "    n/a" if cpu is None else f"{cpu:7.1f}"
+    return f"{wall:7.1f} s wall {cpu_text} s CPU"
+
+
+def format_load(load: tuple[float, float] | None) -> str:
+    """``  load START→END`` (1-minute load averages), or nothing where unknown."""
+    return "" if load is None else f"  load {load[0]:.2f}→{load[1]:.2f}"

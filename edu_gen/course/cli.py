@@ -1,7 +1,8 @@
 """``edu-gen`` command line: build, run, slides, grade.
 
 * ``edu-gen build [--check]``   lessons/ → notebooks/, exercises/, solutions/
-* ``edu-gen run [--fast] [NN…]`` execute chapter notebooks, print claims and times
+* ``edu-gen run [--fast] [NN…]`` execute chapter notebooks, print claims and times (wall
+  and the kernel's CPU time per chapter, with the load average at its start and end)
 * ``edu-gen slides [--offline]`` reveal.js decks under build/slides/
 * ``edu-gen grade DIR --out grades.csv [-j N] [--feedback DIR]`` grade submitted exercise
   notebooks, each exercise isolated from the notebook's own code
@@ -47,7 +48,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from edu_gen.course.chapters import chapter_names, print_result, run_notebook, select_chapters
+    from edu_gen.course.chapters import (
+        chapter_names,
+        format_times,
+        load_average,
+        print_result,
+        run_notebook,
+        select_chapters,
+    )
 
     root = Path(args.root).resolve()
     notebooks = sorted((root / "notebooks").glob("*.ipynb"))
@@ -71,17 +79,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
             return 2
     mode = "FAST" if args.fast else "full"
-    print(f"running {len(notebooks)} chapter(s) in {mode} mode; executed copies in {args.out}/")
+    load = load_average()
+    cores = os.cpu_count()
+    on = "" if load is None else f"; load {load:.2f} on {cores} CPU core(s)"
+    print(
+        f"running {len(notebooks)} chapter(s) in {mode} mode; executed copies in {args.out}/{on}",
+        flush=True,
+    )
     results = []
     for path in notebooks:
         result = run_notebook(path, Path(args.out), fast=args.fast, timeout=args.timeout)
         print_result(result)
         results.append(result)
     total = sum(r.seconds for r in results)
+    cpus = [r.cpu_seconds for r in results]
+    cpu = None if None in cpus else sum(c for c in cpus if c is not None)
     n_ok = sum(r.ok for r in results)
+    load = load_average()
+    on = "" if load is None else f", load {load:.2f} at the end"
     print(
         f"{n_ok}/{len(results)} chapters ok, {sum(r.passed for r in results)} claims hold, "
-        f"{sum(r.failed for r in results)} fail; total {total:.1f} s ({mode} mode)"
+        f"{sum(r.failed for r in results)} fail; total {format_times(total, cpu).strip()} "
+        f"({mode} mode{on})"
     )
     return 0 if n_ok == len(results) else 1
 
