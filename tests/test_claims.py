@@ -34,3 +34,17 @@ def test_claim_close_tolerances_and_nan(monkeypatch):
     assert not claim_close("far", 1.0, 1.1, atol=1e-3)
     assert claim_close("relative", 1000.0, 1001.0, atol=0.0, rtol=1e-2)
     assert not claim_close("nan never holds", float("nan"), 0.0, atol=1e9)
+
+
+def test_a_claim_made_for_other_runs_is_shown_not_checked(monkeypatch, tmp_path, capsys):
+    report = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("EDU_GEN_REPORT", str(report))
+    monkeypatch.setenv("EDU_GEN_STRICT", "1")
+    claim("a trend", False, made_for="long runs", gain=0.5)  # no raise, no record
+    out = capsys.readouterr().out
+    assert "not checked in this run (made for long runs): a trend  [gain=0.5]" in out
+    assert "✘" not in out and not report.exists()
+    with pytest.raises(ClaimFailed):  # made_for=None is an ordinary claim
+        claim("a trend", False, made_for=None)
+    with pytest.raises(ValueError, match="made_for"):
+        claim("a trend", True, made_for=" ")
