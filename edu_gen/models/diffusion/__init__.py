@@ -13,11 +13,28 @@ callable and knows neither the schedule nor its data's shape):
   ``noise=`` passes in the z of every step instead of drawing them;
 * log-likelihood: ``vlb_terms(model, schedule, x0)`` - the variational bound on
   -log p(x_0) (eq. 5), term by term, in bits/dim;
+* Table 2 of Ho et al.: other outputs (x_0, μ̃) and the bound's weighting
+  (``parameterised_loss``, ``as_eps_model``, ``continuous_bound``);
+* annealed Langevin dynamics with the ε-model as a score (``annealed_langevin_sample``);
+* class-conditional models with classifier-free guidance (``ConditionalMLPDenoiser``,
+  ``guided_eps``, ``train_conditional_digits_denoiser``);
 * theory: DDIM's forward process q_σ (``q_sigma_chain``), Theorem 1's weights
   (``ddim_elbo_weights``), the probability-flow Euler step (``euler_flow_step``) and Gaussian
   mixtures with a closed-form noised score (``GaussianMixture``).
 """
 
+from edu_gen.models.diffusion.guidance import (
+    ConditionalMLPDenoiser,
+    conditional_l_simple,
+    drop_labels,
+    guided_eps,
+    train_conditional_digits_denoiser,
+)
+from edu_gen.models.diffusion.langevin import (
+    annealed_langevin_sample,
+    langevin_levels,
+    level_sigma,
+)
 from edu_gen.models.diffusion.losses import (
     discretized_gaussian_log_likelihood,
     kl_weight,
@@ -31,6 +48,16 @@ from edu_gen.models.diffusion.models import (
     UNet,
     gaussian_eps,
     sinusoidal_embedding,
+)
+from edu_gen.models.diffusion.parameterisations import (
+    PARAMETERISATIONS,
+    WEIGHTINGS,
+    as_eps_model,
+    continuous_bound,
+    output_to_eps,
+    output_to_mean,
+    parameterised_loss,
+    step_variance,
 )
 from edu_gen.models.diffusion.process import (
     MeanVariance,
@@ -67,13 +94,20 @@ from edu_gen.models.diffusion.training import (
 )
 
 __all__ = [
+    "ConditionalMLPDenoiser",
     "EMA",
     "GaussianMixture",
-    "SCHEDULES",
     "MLPDenoiser",
     "MeanVariance",
+    "PARAMETERISATIONS",
+    "SCHEDULES",
     "Schedule",
     "UNet",
+    "WEIGHTINGS",
+    "annealed_langevin_sample",
+    "as_eps_model",
+    "conditional_l_simple",
+    "continuous_bound",
     "ddim_elbo_weights",
     "ddim_invert",
     "ddim_sample",
@@ -84,13 +118,20 @@ __all__ = [
     "digits_denoiser_checkpoint",
     "digits_denoiser_kwargs",
     "discretized_gaussian_log_likelihood",
+    "drop_labels",
     "euler_flow_step",
     "flow_sigma",
     "gaussian_eps",
+    "guided_eps",
     "kl_weight",
     "l_simple",
+    "langevin_levels",
+    "level_sigma",
     "make_schedule",
+    "output_to_eps",
+    "output_to_mean",
     "p_mean_variance",
+    "parameterised_loss",
     "predict_eps_from_x0",
     "predict_x0_from_eps",
     "prior_kl_bpd",
@@ -102,6 +143,8 @@ __all__ = [
     "sinusoidal_embedding",
     "slerp",
     "step_sigmas",
+    "step_variance",
+    "train_conditional_digits_denoiser",
     "train_digits_denoiser",
     "vlb_terms",
 ]

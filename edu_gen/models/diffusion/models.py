@@ -67,11 +67,15 @@ class MLPDenoiser(nn.Module):
             raise ValueError(f"x: expected {self.dim} values per example, got {flat.shape[1]}")
         if t.shape != (len(x),):
             raise ValueError(f"t: expected shape ({len(x)},), got {tuple(t.shape)}")
-        temb = self.time(t)
-        h = self.inp(flat) + temb
+        return self.forward_embedded(flat, self.time(t)).reshape(shape)
+
+    def forward_embedded(self, flat: Tensor, emb: Tensor) -> Tensor:
+        """The trunk on flat inputs [B, dim] given the conditioning embedding [B, hidden]
+        (the time embedding here; a conditional subclass adds a label embedding to it)."""
+        h = self.inp(flat) + emb
         for block in self.blocks:
-            h = h + block(h + temb)
-        return self.out(h).reshape(shape)
+            h = h + block(h + emb)
+        return self.out(h)
 
 
 class ResBlock(nn.Module):
@@ -149,11 +153,12 @@ class EMA(nn.Module):
             buf = getattr(self, "ema_" + name.replace(".", "_"))
             buf.lerp_(p.detach(), 1.0 - self.decay)
 
-    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor, *extra: Tensor) -> Tensor:
+        """The network's output for (x, t) and any further inputs (e.g. class labels)."""
         if self.training:
-            return self.net(x, t)
+            return self.net(x, t, *extra)
         params = {name: getattr(self, "ema_" + name.replace(".", "_")) for name in self.names}
-        return torch.func.functional_call(self.net, params, (x, t))
+        return torch.func.functional_call(self.net, params, (x, t, *extra))
 
 
 def gaussian_eps(sched: Schedule, mean: Tensor, var: float):
