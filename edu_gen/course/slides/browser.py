@@ -57,6 +57,7 @@ _MEASURE_JS = r"""
       title: (slide.querySelector("h1, h2, h3") || {}).textContent || ""
     };
   }
+  var stalled = [];
   function finish(rows) {
     var config = Reveal.getConfig();
     Reveal.slide(0, 0);  // then the right-arrow key, as a presenter presses it
@@ -66,16 +67,30 @@ _MEASURE_JS = r"""
     var pre = document.createElement("pre");
     pre.id = "edu-gen-measure";
     pre.textContent = JSON.stringify({
-      width: config.width, height: config.height, navigates: moved, slides: rows});
+      width: config.width, height: config.height, navigates: moved, slides: rows,
+      mathjax_stalled: stalled});
     document.body.appendChild(pre);
   }
   function measure() {  // one slide at a time: show it, let MathJax typeset it, measure
     var slides = Reveal.getSlides(), rows = [], index = 0;
+    stalled = [];
     function next() {
       if (index >= slides.length) { finish(rows); return; }
-      var slide = slides[index], at = Reveal.getIndices(slide);
+      var slide = slides[index], at = Reveal.getIndices(slide), finished = false, guard;
       Reveal.slide(at.h, at.v || 0);
-      var done = function () { rows.push(row(slide, at)); index += 1; setTimeout(next, 0); };
+      var done = function () {
+        if (finished) { return; }
+        finished = true; clearTimeout(guard);
+        rows.push(row(slide, at)); index += 1; setTimeout(next, 0);
+      };
+      // MathJax 2 stops its queue for good when a callback throws (seen: a TypeError in
+      // prepareScripts while re-rendering a slide with a full-width display equation);
+      // measure the slide as it is then, on a fresh queue, rather than never report.
+      guard = setTimeout(function () {
+        stalled.push(rows.length);
+        if (window.MathJax && MathJax.Callback) { MathJax.Hub.queue = MathJax.Callback.Queue(); }
+        done();
+      }, 500);
       if (window.MathJax && MathJax.Hub) {
         MathJax.Hub.Queue(["Typeset", MathJax.Hub, slide], ["Rerender", MathJax.Hub, slide], done);
       } else { done(); }
@@ -134,6 +149,8 @@ class DeckSize:
     height: int
     navigates: bool
     slides: list[SlideSize]
+    mathjax_stalled: list[int] = field(default_factory=list)
+    """Indices of slides whose MathJax re-render never finished (measured as they were)."""
 
     def overflowing(self) -> list[SlideSize]:
         return [s for s in self.slides if not s.fits(self.width, self.height)]
@@ -203,7 +220,14 @@ def measure(deck: Path, screen: str = "720p", *, timeout: int = 120) -> DeckSize
     if "error" in data:
         raise BrowserError(f"{deck}: {data['error']}")
     slides = [SlideSize(**row) for row in data["slides"]]
-    return DeckSize(deck, int(data["width"]), int(data["height"]), data["navigates"], slides)
+    return DeckSize(
+        deck,
+        int(data["width"]),
+        int(data["height"]),
+        data["navigates"],
+        slides,
+        data.get("mathjax_stalled", []),
+    )
 
 
 def _unescape(text: str) -> str:
@@ -229,42 +253,86 @@ _PRINT_JS = r"""
 </script>
 """
 
+# What the print view looks like now. reveal.js' setupPDF (4.x) is asynchronous: it waits
+# for the window's load event and several animation frames, moves every slide into a
+# detached ``.pdf-page`` and appends all pages at once, then fires ``pdf-ready``. A slide
+# is a <section> that is not a vertical stack's parent (``.stack``, left empty once its
+# children are moved into pages). While the pages are detached, no slide is in the page.
+_PRINT_STATUS_JS = r"""
+(function () {
+  var leaves = Array.prototype.filter.call(
+    document.querySelectorAll(".reveal .slides section:not(.stack)"),
+    function (s) { return !s.querySelector("section"); });
+  return {
+    typeset: document.documentElement.getAttribute("data-edu-gen-typeset") === "1",
+    print_view: document.documentElement.classList.contains("print-pdf"),
+    pages: document.querySelectorAll(".reveal .slides .pdf-page").length,
+    slides: leaves.length,
+    wrapped: leaves.filter(function (s) {
+      return s.parentElement && s.parentElement.classList.contains("pdf-page"); }).length,
+    fonts: document.fonts ? document.fonts.status : "loaded",
+    images: Array.prototype.every.call(document.images, function (i) { return i.complete; })
+  };
+})()
+"""
+
+
+def print_view_ready(status: dict | None) -> bool:
+    """Whether reveal.js has laid out its print view: one ``.pdf-page`` per slide, every
+    slide inside one, MathJax done, fonts and images loaded. ``status`` is what
+    :data:`_PRINT_STATUS_JS` returns (``None`` while the page is still loading)."""
+    if not status:
+        return False
+    slides = status.get("slides", 0)
+    return bool(
+        status.get("typeset")
+        and status.get("print_view")
+        and slides > 0
+        and status.get("pages") == slides
+        and status.get("wrapped") == slides
+        and status.get("fonts") == "loaded"
+        and status.get("images")
+    )
+
 
 def print_pdf(deck: Path, pdf: Path | None = None, *, timeout: int = 180) -> Path:
     """Print ``deck``'s reveal.js print view (``?print-pdf``) to ``pdf`` (default: next to
     the deck, ``.pdf``), one page per slide.
 
-    Headless Chromium prints a page as soon as it has loaded, before reveal.js (loaded by
-    require.js) has laid the slides out as pages and MathJax has typeset them. So the
-    print view is rendered first and its finished DOM saved without scripts; that static
-    page, next to the deck so that its stylesheets and fonts resolve, is what is printed.
+    The deck is opened in headless Chromium driven over the DevTools pipe
+    (:mod:`~edu_gen.course.slides.cdp`), which polls it in real time until
+    :func:`print_view_ready` — every slide wrapped in its own ``.pdf-page`` and typeset —
+    and only then prints it. (``--dump-dom`` with ``--virtual-time-budget`` used to save
+    the view instead: virtual time is fast-forwarded to the end of the budget whenever no
+    timer is pending, so under load the DOM was sometimes saved while reveal.js was still
+    waiting for a frame or the load event, and printed as one page.)
     """
+    from edu_gen.course.slides.cdp import Chromium, DevToolsError
+
     deck = Path(deck).resolve()
     pdf = (Path(pdf) if pdf is not None else deck.with_suffix(".pdf")).resolve()
     html = deck.read_text(encoding="utf-8")
-    probe = deck.with_name(f".{deck.stem}.print-probe.html")
-    static = deck.with_name(f".{deck.stem}.print.html")
+    if "</body>" not in html:
+        raise BrowserError(f"{deck}: not an HTML page with a body")
+    probe = deck.with_name(f".{deck.stem}.print-probe.html")  # next to it: assets resolve
     probe.write_text(_inject(html, _PRINT_JS), encoding="utf-8")
+    pdf.unlink(missing_ok=True)
     try:
-        dom = _run(
-            [
-                "--window-size=1280,720",
-                "--virtual-time-budget=60000",
-                "--dump-dom",
-                probe.as_uri() + "?print-pdf",
-            ],
-            timeout,
-        ).stdout
-        if 'data-edu-gen-typeset="1"' not in dom or "pdf-page" not in dom:
-            raise BrowserError(f"{deck}: the print view did not finish laying out")
-        static.write_text(re.sub(r"<script\b[^>]*>.*?</script>", "", dom, flags=re.S), "utf-8")
-        pdf.unlink(missing_ok=True)
-        done = _run(["--no-pdf-header-footer", f"--print-to-pdf={pdf}", static.as_uri()], timeout)
+        with Chromium(chromium(), ["--window-size=1280,720"], timeout=timeout + 30) as browser:
+            page = browser.open(probe.as_uri() + "?print-pdf")
+            try:
+                page.wait_for(_PRINT_STATUS_JS, print_view_ready, timeout=timeout)
+            except DevToolsError as error:
+                raise BrowserError(
+                    f"{deck}: the print view did not finish laying out ({error})"
+                ) from error
+            page.print_pdf(pdf)
+    except DevToolsError as error:
+        raise BrowserError(f"{deck}: {error}") from error
     finally:
         probe.unlink(missing_ok=True)
-        static.unlink(missing_ok=True)
     if not pdf.exists() or pdf.stat().st_size == 0:
-        raise BrowserError(f"{deck}: Chromium wrote no PDF ({done.stderr[-500:]})")
+        raise BrowserError(f"{deck}: Chromium wrote no PDF")
     return pdf
 
 
