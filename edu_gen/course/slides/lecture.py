@@ -11,11 +11,14 @@ claim lines), not the code itself:
   long printed output keeps its first :data:`MAX_TEXT_LINES` lines;
 * cells tagged ``notes`` and the "Notes on the source" boxes (asides for readers of the
   Korean notes) become speaker notes;
+* small figures are enlarged (up to :data:`FIGURE_ZOOM`, within the slide);
 * **pagination**: every cell gets an estimated height on a 1280×720 slide
-  (:func:`estimate_height`); a markdown cell taller than a slide is split at blank lines
-  (never inside a ``$$`` block), and a new vertical sub-slide starts wherever the next
-  piece would not fit. The browser check (:mod:`edu_gen.course.slides.browser`) measures
-  the real layout.
+  (:func:`estimate_height`; prose per rendered paragraph, not per source line); a
+  markdown cell taller than a slide is split at blank lines (never inside a ``$$``
+  block) and, if a list is too tall, between its items — a heading always stays with
+  what follows it — and a new vertical sub-slide starts wherever the next piece would
+  not fit. The browser check (:mod:`edu_gen.course.slides.browser`) measures the real
+  layout.
 
 Length: one transform in a few passes (cells, outputs, splitting, pagination); the height
 model and its constants belong with it.
@@ -42,6 +45,8 @@ EQUATION = 64  # one display equation, per line of it
 TEXT_LINE = 22  # one line of printed output (monospace, 0.6 em)
 IMAGE_MAX = 480  # CSS max-height of a figure on a slide
 IMAGE_WIDTH = 1180  # the slide's usable width
+FIGURE_ZOOM = 1.5  # the most a small figure is enlarged on a slide
+ZOOM_HEIGHT = 420  # ... and no taller than this
 MAX_TEXT_LINES = 14
 OUTPUT_MARGIN = 60  # around each rendered output (measured: ~75 px per image strip)
 KEEP_WITH_NEXT = 80  # a markdown cell this short stays on the slide of the cell after it
@@ -67,9 +72,37 @@ def _png_size(data: str) -> tuple[int, int] | None:
     return width, height
 
 
+def _figure_scale(width: int, height: int) -> float:
+    """How much a ``width``×``height`` figure is enlarged (> 1) or shrunk on a slide.
+
+    A notebook figure drawn for a 700 px wide page is small on a 1280 px slide: it is
+    enlarged up to :data:`FIGURE_ZOOM`, within the slide's width and no taller than
+    :data:`ZOOM_HEIGHT` (so that a one-line lead-in still fits above it). A figure too
+    large for the slide is shrunk to its width and to :data:`IMAGE_MAX` in height."""
+    zoom = min(FIGURE_ZOOM, IMAGE_WIDTH / max(width, 1), ZOOM_HEIGHT / max(height, 1))
+    if zoom > 1.0:
+        return zoom
+    return min(1.0, IMAGE_WIDTH / max(width, 1), IMAGE_MAX / max(height, 1))
+
+
 def _image_height(width: int, height: int) -> float:
-    scale = min(1.0, IMAGE_WIDTH / max(width, 1))
-    return min(IMAGE_MAX, height * scale) + OUTPUT_MARGIN
+    return min(IMAGE_MAX, height * _figure_scale(width, height)) + OUTPUT_MARGIN
+
+
+def _zoom_figure(output: dict) -> dict:
+    """``output`` with its PNG's display width set, enlarged by :func:`_figure_scale`
+    (left alone if it would shrink: the slide's CSS does that, and a width the notebook
+    chose stays)."""
+    size = _png_size(output["data"]["image/png"])
+    metadata = output.get("metadata", {}).get("image/png", {})
+    if size is None or "width" in metadata or "height" in metadata:
+        return output
+    scale = _figure_scale(*size)
+    if scale <= 1.0:
+        return output
+    output = copy.deepcopy(output)
+    output.setdefault("metadata", {}).setdefault("image/png", {})["width"] = int(size[0] * scale)
+    return output
 
 
 def estimate_height(cell: nbformat.NotebookNode) -> float:
@@ -107,11 +140,19 @@ def _html_height(html: str) -> float:
     return total + 20
 
 
+_BLOCK_START = re.compile(r"^(?:#{1,6}\s|[*+-]\s|\d+[.)]\s|\||>|```|<)")
+
+
 def _markdown_height(source: str) -> float:
+    """Prose is measured per paragraph or list item as rendered, not per source line: a
+    source line soft-wrapped at ~90-100 columns continues the line before it (markdown
+    joins them), so it adds characters, not a line of its own."""
     total, in_math = 0.0, False
+    run = 0  # characters of the prose block (paragraph, list item) being read
     for line in source.splitlines():
         stripped = line.strip()
         if stripped.startswith("$$") or stripped.endswith("$$"):
+            run = 0
             opens = stripped.count("$$") == 1
             if opens:
                 in_math = not in_math
@@ -121,21 +162,70 @@ def _markdown_height(source: str) -> float:
             total += EQUATION * 0.6
             continue
         if not stripped:
+            run = 0
             total += LINE * 0.4
             continue
         heading = re.match(r"^(#{1,6})\s", stripped)
         if heading:
+            run = 0
             total += HEADING.get(len(heading.group(1)), 48)
         elif stripped.startswith("|"):
+            run = 0
             total += 34 if "---" not in stripped else 0
+        elif run and not _BLOCK_START.match(stripped):  # a soft-wrapped continuation
+            total -= _prose_height(run)
+            run += 1 + _visible_length(stripped)
+            total += _prose_height(run)
         else:
-            total += LINE * max(1, -(-len(stripped) // CHARS_PER_LINE))
+            run = _visible_length(stripped)
+            total += _prose_height(run)
     return total
+
+
+_INLINE_MATH = re.compile(r"\$[^$]+\$")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def _visible_length(line: str) -> int:
+    """Characters of ``line`` as rendered, roughly: a link shows its text, inline TeX about
+    a third of its source (``\\mathrm{KL}(p\\,\\|\\,q)`` is drawn as "KL(p‖q)")."""
+    line = _LINK.sub(lambda m: m.group(1), line)
+    line = _INLINE_MATH.sub(lambda m: "x" * max(1, len(m.group()) // 3), line)
+    return len(line)
+
+
+def _prose_height(chars: int) -> float:
+    return LINE * max(1, -(-chars // CHARS_PER_LINE))
+
+
+_ITEM = re.compile(r"^(?:[*+-]|\d+[.)])\s")
+_HEADING_LINE = re.compile(r"^#{1,6}\s")
+
+
+def _is_heading(text: str) -> bool:
+    return all(_HEADING_LINE.match(line.strip()) for line in text.splitlines() if line.strip())
+
+
+def _units(paragraph: str, budget: float) -> list[tuple[str, str]]:
+    """``paragraph`` as (text, joiner) pieces to pack: itself, or — a list too tall for
+    ``budget`` — its top-level items, joined by single newlines so they stay one list."""
+    lines = paragraph.splitlines()
+    if _markdown_height(paragraph) <= budget or not _ITEM.match(lines[0]):
+        return [(paragraph, "\n\n")]
+    items: list[str] = []
+    for line in lines:
+        if _ITEM.match(line) or not items:
+            items.append(line)
+        else:
+            items[-1] += "\n" + line
+    return [(item, "\n\n" if i == 0 else "\n") for i, item in enumerate(items)]
 
 
 def split_markdown(source: str, budget: float = BUDGET) -> list[str]:
     """``source`` cut at blank lines (outside ``$$`` blocks) into pieces that each fit
-    ``budget`` where possible; a single paragraph taller than that stays whole."""
+    ``budget`` where possible; a list too tall for one piece is cut between its items,
+    a single paragraph taller than that stays whole. A heading never ends a piece: it
+    moves on with the paragraph it introduces."""
     paragraphs: list[str] = []
     current: list[str] = []
     in_math = False
@@ -149,13 +239,24 @@ def split_markdown(source: str, budget: float = BUDGET) -> list[str]:
             current.append(line)
     if current:
         paragraphs.append("\n".join(current))
-    pieces: list[str] = []
+    pieces: list[list[tuple[str, str]]] = []  # each piece: its units with their joiners
+
+    def text(units: list[tuple[str, str]]) -> str:
+        return units[0][0] + "".join(joiner + unit for unit, joiner in units[1:])
+
     for paragraph in paragraphs:
-        if pieces and _markdown_height(pieces[-1] + "\n\n" + paragraph) <= budget:
-            pieces[-1] += "\n\n" + paragraph
-        else:
-            pieces.append(paragraph)
-    return pieces or [source]
+        for unit, joiner in _units(paragraph, budget):
+            last = pieces[-1] if pieces else None
+            if last is not None and (
+                _is_heading(text(last)) or _markdown_height(text([*last, (unit, joiner)])) <= budget
+            ):
+                last.append((unit, joiner))
+            elif last is not None and len(last) > 1 and _is_heading(last[-1][0]):
+                heading = last.pop()  # the heading goes with what it introduces
+                pieces.append([heading, (unit, joiner)])
+            else:
+                pieces.append([(unit, joiner)])
+    return [text(piece) for piece in pieces] or [source]
 
 
 def _notes_cell(text: str) -> nbformat.NotebookNode:
@@ -177,6 +278,8 @@ def _outputs_for_slides(cell: nbformat.NotebookNode) -> list:
             output["text"] = "\n".join(lines) + "\n"
         elif output.get("output_type") == "error":
             continue
+        elif "image/png" in output.get("data", {}):
+            output = _zoom_figure(output)
         elif "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
             continue  # a live widget (a progress bar): nothing to show on a slide
         elif output.get("output_type") == "execute_result" and set(output.get("data", {})) == {

@@ -66,11 +66,16 @@ LECTURE_CSS = """
 .reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.45em; } .reveal h3 { font-size: 1.15em; }
 .reveal p, .reveal li { margin: 0.3em 0; }
 .reveal section img, .reveal .jp-RenderedImage img {
-  max-height: 480px !important; max-width: 100% !important; width: auto; height: auto; }
+  max-height: 480px !important; max-width: 100% !important; height: auto; object-fit: contain; }
+.reveal section img:not([width]), .reveal .jp-RenderedImage img:not([width]) { width: auto; }
 .reveal pre, .reveal .jp-OutputArea-output pre {
   font-size: 0.6em; line-height: 1.25; white-space: pre-wrap; overflow-wrap: anywhere;
   box-shadow: none; margin: 0.2em 0; }
-.reveal table { font-size: 0.62em; max-width: 100%; }
+.reveal table, .reveal .jp-RenderedHTMLCommon table { font-size: 18px !important; max-width: 100%; }
+.reveal ol[type="a"] { list-style-type: lower-alpha; }
+.reveal .jp-RenderedMarkdown pre { font-size: 18px !important; }
+.reveal .jp-RenderedHTMLCommon td, .reveal .jp-RenderedHTMLCommon th {
+  padding: 0.15em 0.5em; }
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
 .reveal .jp-Cell, .reveal .jp-Cell-inputWrapper, .reveal .jp-OutputArea-child { padding: 0; }
 .reveal .MathJax_Display, .reveal .MathJax_CHTML { max-width: 100%; }
