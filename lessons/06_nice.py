@@ -742,7 +742,7 @@ claim(
 # are just as hard on MNIST, where most pixels are exactly 0.
 
 # %%
-IMAGES_28 = "mnist_subset" if config.images() == "digits" else config.images()
+IMAGES_28 = config.images_28()  # "mnist" at the gpu size, else the bundled subset
 levels_28, _ = load_images(IMAGES_28, "train", "levels")
 levels_28_test, _ = load_images(IMAGES_28, "test", "levels")
 L_28, D_28 = 256, levels_28.shape[1]

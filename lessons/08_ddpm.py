@@ -841,7 +841,7 @@ def train_toy(kind, weighting):
         loader,
         steps=toy_steps,
         lr=2e-3,
-        device="cpu",
+        device=config.toy_device(),
         checkpoint=f"checkpoints/08_table2_{kind}_{weighting}_{config.mode_name()}_{toy_steps}.pt",
         checkpoint_every=toy_steps,
         progress=False,

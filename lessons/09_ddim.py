@@ -776,7 +776,7 @@ claim("a DDIM sample costs exactly S network calls", n_calls == S_time, calls=n_
 # principal components of the training digits (a cheap stand-in for an Inception network).
 
 # %%
-IMAGES_28 = "mnist_subset" if config.images() == "digits" else config.images()
+IMAGES_28 = config.images_28()  # "mnist" at the gpu size, else the bundled subset
 x_28, _ = load_images(IMAGES_28, "train", "signed", flatten=False)
 x_28_test, _ = load_images(IMAGES_28, "test", "signed", flatten=False)
 device = config.get_device()

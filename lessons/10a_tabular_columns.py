@@ -99,7 +99,8 @@ overview = pd.DataFrame(
     index=schema.names,
 )
 display(frame.head(4))
-overview
+with pd.option_context("display.max_colwidth", None):  # the reasons in full
+    display(overview)
 
 # %% [markdown]
 # The schema is explicit because a guess from the values alone goes wrong here:

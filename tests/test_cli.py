@@ -207,3 +207,21 @@ def test_run_notebook_measures_the_kernel_not_this_process(tmp_path):
                                    timeout=60)  # fmt: skip
     assert result.cpu_seconds is not None and 0.5 <= result.cpu_seconds <= result.seconds + 0.2
     assert result.load is not None and all(x >= 0 for x in result.load)
+
+
+def test_run_executes_headless_notebooks_statically(tmp_path, monkeypatch):
+    """A run saves outputs nobody can click: quizzes must print their folded answers, not
+    widgets (in full mode too, where FAST would otherwise not make them static)."""
+    from edu_gen.course import chapters, execute
+
+    seen = {}
+
+    def spy(nb, cwd, *, env, **kwargs):
+        seen.update(env)
+        return nb
+
+    monkeypatch.setattr(execute, "execute", spy)
+    nb = tmp_path / "99_x.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), nb)
+    chapters.run_notebook(nb, tmp_path / "out", fast=False, timeout=10)
+    assert seen["EDU_GEN_STATIC"] == "1" and seen["EDU_GEN_FAST"] == "0"

@@ -130,8 +130,10 @@ def test_image_source_follows_the_variable_then_the_size(monkeypatch):
     assert config.images() == "digits"
     monkeypatch.setattr(config, "get_device", lambda *a, **k: torch.device("cuda"))
     assert config.images() == "mnist"  # a GPU runs the 28×28 chapters
+    assert config.images_28() == "mnist"
     monkeypatch.setenv("EDU_GEN_FAST", "1")
     assert config.images() == "digits"  # CI stays on the 8×8 digits...
+    assert config.images_28() == "mnist_subset"  # and its 28×28 sections stay offline
     monkeypatch.setenv("EDU_GEN_IMAGES", "MNIST_subset ")
     assert config.images() == "mnist_subset"  # ...unless told to run the 28×28 path
     monkeypatch.setenv("EDU_GEN_IMAGES", "cifar")

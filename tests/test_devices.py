@@ -137,3 +137,17 @@ def test_the_digits_denoiser_trains_on_the_configured_device_and_returns_on_the_
     model, _, _ = training.train_digits_denoiser(steps=1, hidden=8, depth=1, progress=False)
     assert seen["device"] is None  # fit's default: config.get_device()
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+PINNED_ON_PURPOSE = {"edu_gen/evaluation/frechet.py"}
+"""The feature network of the Fréchet distance trains on the CPU on every machine, so that
+the metric (and its checkpoint) is the same wherever it is computed."""
+
+
+def test_no_package_fit_is_pinned_to_a_literal_device_but_the_metric():
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "edu_gen").rglob("*.py"))
+        if (lines := pinned_devices(path.read_text()))
+    }
+    assert set(found) == PINNED_ON_PURPOSE, found

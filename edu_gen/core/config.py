@@ -132,6 +132,13 @@ def images() -> str:
     return chosen or ("mnist" if size() == "gpu" else "digits")
 
 
+def images_28() -> str:
+    """The 28×28 data set of this run's paper-size sections: :func:`images` where that is a
+    28×28 set (``mnist`` at the ``gpu`` size), else the offline ``mnist_subset``."""
+    chosen = images()
+    return "mnist_subset" if chosen == "digits" else chosen
+
+
 def toy_device() -> torch.device:
     """Where the lessons' small 2-D and 1-D fits run: always the CPU.
 

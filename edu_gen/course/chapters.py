@@ -123,6 +123,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, timeout: float) -> Ch
             "EDU_GEN_REPORT": str(report),
             "EDU_GEN_FAST": "1" if fast else "0",
             "EDU_GEN_STRICT": "0",
+            "EDU_GEN_STATIC": "1",  # nobody clicks in a headless run: quizzes and sliders print
             "MPLBACKEND": os.environ.get("MPLBACKEND", INLINE_BACKEND),
         }
         try:

@@ -146,12 +146,15 @@ def train_conditional_digits_denoiser(
     ema_decay: float = 0.995,
     seed: int = 0,
     checkpoint: str | Path | None = None,
+    device: str | torch.device | None = None,
     progress: bool = True,
 ) -> tuple[EMA, Schedule, History]:
     """A :class:`ConditionalMLPDenoiser` trained with :func:`conditional_l_simple` on the signed
     digits train split (linear schedule), wrapped in :class:`EMA`; returned in eval mode.
 
     With ``checkpoint`` set, a finished run with the same arguments is loaded, not retrained.
+    Training runs on ``device`` (default: the configured one); the 8×8 model comes back on
+    the CPU, beside the tensors the chapter analyses it with.
     """
     positive_int("steps", steps)
     bounded_float("p_uncond", p_uncond, 0.0, 1.0)
@@ -177,11 +180,11 @@ def train_conditional_digits_denoiser(
         data,
         steps=steps,
         optimizer=torch.optim.Adam(model.net.parameters(), lr=lr),
-        device="cpu",
+        device=device,
         checkpoint=checkpoint,
         checkpoint_every=max(steps, 100),
         progress=progress,
         desc="conditional DDPM ε-model",
     )
-    model.eval()
+    model.cpu().eval()
     return model, sched, history
