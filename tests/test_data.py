@@ -507,6 +507,9 @@ def test_mnist_subset_is_real_28x28_mnist_offline() -> None:
     x_test, y_test = mnist_subset("test", "binary")
     assert x_train.shape == (4000, 784) and x_test.shape == (1000, 784)
     assert torch.bincount(y_test).tolist() == [100] * 10  # stratified
+    # the file is sorted by class; the splits are not: any 100 rows hold every class
+    assert all(len(y[:100].unique()) == 10 for y in (y_train, y_test, y_all))
+    assert torch.equal(mnist_subset("train")[1], y_train)  # and the order is fixed
     assert set(x_test.unique().tolist()) == {0.0, 1.0}
     assert 0.0 <= float(x_train.min()) and float(x_train.max()) <= 1.0
     a, _ = load_images("mnist_subset", "train", "signed")
