@@ -41,14 +41,13 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen.core import config, rng
 from edu_gen.core.train import fit
 from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
-from edu_gen.data import digits, digits_loader, load_images
+from edu_gen.data import digits, digits_loader, image_loader, load_images
 from edu_gen.models import autoencoder as ae
 
 rng.seed_everything(0)
@@ -473,10 +472,7 @@ deep = ae.Autoencoder(
 fit(
     deep,
     lambda model, batch: ae.autoencoder_loss(model, batch, loss="ce"),
-    DataLoader(
-        TensorDataset(x28_train), batch_size=128, shuffle=True, drop_last=True,
-        generator=rng.generator(0),
-    ),
+    image_loader(IMAGES_28, "train", "unit", batch_size=128),
     steps=config.pick(600, 100, gpu=20_000),
     lr=1e-3,
     device=device,

@@ -56,7 +56,7 @@ from edu_gen.core.train import fit
 from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.course.widgets import explore
-from edu_gen.data import digits, digits_loader, load_images
+from edu_gen.data import digits, digits_loader, image_loader, load_images
 from edu_gen.models import autoencoder as ae
 from edu_gen.models import dae
 
@@ -729,13 +729,7 @@ for name, objective in (
     fit(
         net,
         objective,
-        DataLoader(
-            TensorDataset(x28_train),
-            batch_size=128,
-            shuffle=True,
-            drop_last=True,
-            generator=rng.generator(0),
-        ),
+        image_loader(IMAGES_28, "train", "unit", batch_size=128),
         steps=config.pick(1500, 100, gpu=20_000),
         lr=1e-3,
         device=device,

@@ -54,7 +54,7 @@ from edu_gen.core import config, rng
 from edu_gen.core.train import fit
 from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
-from edu_gen.data import digits, load_images
+from edu_gen.data import digits, image_loader, load_images
 from edu_gen.models import nice
 
 rng.seed_everything(0)
@@ -761,12 +761,7 @@ optimizer_28 = torch.optim.Adam(
 fit(
     flow_28,
     nice.nll_objective(L_28, rng.generator(run_seed)),
-    torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(levels_28),
-        batch_size=100,
-        shuffle=True,
-        generator=rng.generator(run_seed),
-    ),
+    image_loader(IMAGES_28, "train", "levels", batch_size=100, seed=run_seed, drop_last=False),
     steps=steps_28,
     optimizer=optimizer_28,
     device=device,

@@ -53,14 +53,13 @@ import matplotlib.pyplot as plt
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen.core import config, rng
 from edu_gen.core.nn import mlp
 from edu_gen.core.train import fit
 from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
-from edu_gen.data import digits, digits_loader, load_images
+from edu_gen.data import digits, digits_loader, image_loader, load_images
 from edu_gen.evaluation import frechet
 from edu_gen.models import gan
 from edu_gen.models.likelihood import GaussianMixture1D, grid
@@ -945,13 +944,7 @@ fit(
     gan_28,
     gan.gan_players(gan_28, "wgan-gp", lr=1e-4, betas=(0.5, 0.9), gp_weight=10.0),
     gan.gan_turns(
-        DataLoader(
-            TensorDataset(x28_train),
-            batch_size=64,
-            shuffle=True,
-            drop_last=True,
-            generator=rng.generator(0),
-        ),
+        image_loader(IMAGES_28, "train", "unit", batch_size=64),
         2,
     ),
     steps=3 * g_steps_28,

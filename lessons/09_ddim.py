@@ -53,7 +53,7 @@ from edu_gen.core import config, rng
 from edu_gen.core.train import fit
 from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
-from edu_gen.data import digits, load_images
+from edu_gen.data import digits, image_loader, load_images
 from edu_gen.evaluation import frechet as metrics
 from edu_gen.models import diffusion as dm
 
@@ -796,12 +796,8 @@ def unet_loss(net, batch):
 fit(
     unet,
     unet_loss,
-    torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(x_28),
-        batch_size=config.pick(64, 32, gpu=128),
-        shuffle=True,
-        drop_last=True,
-        generator=rng.generator(0),
+    image_loader(
+        IMAGES_28, "train", "signed", batch_size=config.pick(64, 32, gpu=128), flatten=False
     ),
     steps=steps_28,
     lr=config.pick(1e-3, 1e-3, gpu=2e-4),

@@ -520,3 +520,19 @@ def test_mnist_subset_is_real_28x28_mnist_offline() -> None:
         mnist_subset("validation")
     with pytest.raises(ValueError, match="test_size"):
         mnist_subset(test_size=1.5)
+
+
+def test_image_loader_shuffles_reproducibly_and_keeps_labels() -> None:
+    from edu_gen.data import image_loader, mnist_subset
+
+    a = next(iter(image_loader("mnist_subset", "test", "binary", batch_size=50, seed=3)))
+    b = next(iter(image_loader("mnist_subset", "test", "binary", batch_size=50, seed=3)))
+    c = next(iter(image_loader("mnist_subset", "test", "binary", batch_size=50, seed=4)))
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+    x, y = mnist_subset("test", "binary")
+    rows = [int((x == row).all(1).nonzero()[0]) for row in a[0][:5]]
+    assert torch.equal(y[rows], a[1][:5])  # each image keeps its label
+    loader = image_loader("digits", "train", flatten=False, batch_size=1000, drop_last=True)
+    assert len(loader) == 1 and next(iter(loader))[0].shape == (1000, 1, 8, 8)
+    with pytest.raises(ValueError, match="batch_size"):
+        image_loader("digits", batch_size=0)

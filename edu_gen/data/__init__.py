@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
+from edu_gen.core import rng
+from edu_gen.core.checks import positive_int
 from edu_gen.data.download import DatasetUnavailableError, fetch, sha256_of
 from edu_gen.data.images.digits import VIEWS, apply_view, digits, digits_loader
 from edu_gen.data.images.idx import read_idx, write_idx
@@ -70,6 +73,33 @@ def load_images(
     return IMAGE_DATASETS[name](split, view, **kwargs)
 
 
+def image_loader(
+    name: str,
+    split: str = "train",
+    view: str = "unit",
+    *,
+    batch_size: int = 128,
+    seed: int = 0,
+    drop_last: bool = True,
+    **kwargs: object,
+) -> DataLoader:
+    """A shuffled ``DataLoader`` of ``(x, y)`` batches of :func:`load_images` (``name``, ``split``,
+    ``view`` and ``kwargs`` as there; the data set's own default split).
+
+    Shuffling draws from the loader's own generator seeded with ``seed``, so two loaders with
+    the same arguments give the same batches whatever the global random state.
+    """
+    positive_int("batch_size", batch_size)
+    x, y = load_images(name, split, view, **kwargs)
+    return DataLoader(
+        TensorDataset(x, y),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=bool(drop_last),
+        generator=rng.generator(seed),
+    )
+
+
 __all__ = [
     "DATASETS",
     "FAIR_TASK",
@@ -97,6 +127,7 @@ __all__ = [
     "fair_schema",
     "fashion_mnist",
     "fetch",
+    "image_loader",
     "grid",
     "gridr",
     "load_images",
