@@ -26,12 +26,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen.core import rng
 from edu_gen.core.checks import bounded_float, float_tensor, positive_int
 from edu_gen.core.train import History, fit
-from edu_gen.data import digits
+from edu_gen.data import image_loader
 from edu_gen.models.diffusion.models import EMA, MLPDenoiser
 from edu_gen.models.diffusion.process import Denoiser, q_sample
 from edu_gen.models.diffusion.schedules import Schedule, make_schedule
@@ -161,14 +160,7 @@ def train_conditional_digits_denoiser(
     rng.seed_everything(seed)
     sched = make_schedule("linear", T)
     model = EMA(ConditionalMLPDenoiser(64, hidden, depth), ema_decay)
-    x_train, y_train = digits("train", "signed")
-    data = DataLoader(
-        TensorDataset(x_train, y_train),
-        batch_size=batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=rng.generator(seed),
-    )
+    data = image_loader("digits", "train", "signed", batch_size=batch_size, seed=seed)
 
     def loss_fn(net: EMA, batch: tuple[Tensor, Tensor]) -> Tensor:
         net.update()

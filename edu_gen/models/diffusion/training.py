@@ -16,11 +16,10 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from edu_gen.core import config, rng
 from edu_gen.core.train import History, fit
-from edu_gen.data import digits
+from edu_gen.data import image_loader
 from edu_gen.models.diffusion.losses import l_simple
 from edu_gen.models.diffusion.models import EMA, MLPDenoiser
 from edu_gen.models.diffusion.schedules import Schedule, make_schedule
@@ -64,14 +63,7 @@ def train_digits_denoiser(
     model = EMA(MLPDenoiser(64, hidden, depth), ema_decay)
     # the split stays the default one (seed 0) so the test digits are never trained on;
     # ``seed`` only changes the initialisation, the shuffling and the noise draws
-    x_train, y_train = digits("train", "signed")
-    data = DataLoader(
-        TensorDataset(x_train, y_train),
-        batch_size=batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=rng.generator(seed),
-    )
+    data = image_loader("digits", "train", "signed", batch_size=batch_size, seed=seed)
 
     def loss_fn(net, batch):
         net.update()  # average in the weights of the previous step
