@@ -329,3 +329,127 @@ def test_process_rejects_non_tensor(lin):
     with pytest.raises(TypeError, match="x0"):
         process.q_sample(lin, [1.0], 1, torch.zeros(1))
     assert losses.LOG_PROB_FLOOR == 1e-12
+
+
+# --- the bound estimated from strata of t (vlb_estimate), and the shared 28×28 U-Net trainer
+
+
+def _bound_setup():
+    sched = d.make_schedule("linear", 50, beta_end=0.2)
+    x0 = (torch.randint(0, 17, (12, 4), generator=rng.generator(1)) / 8.0 - 1).double()
+    oracle = d.gaussian_eps(sched, torch.zeros(4, dtype=torch.float64), float(x0.var()))
+    return sched, x0, oracle
+
+
+def test_bound_strata_cover_every_step_once():
+    for T, n in ((1000, 40), (1000, 5), (50, 6), (50, 49), (50, 500), (2, 1)):
+        edges = d.bound_strata(T, n)
+        assert edges[0] == 2 and edges[-1] == T + 1
+        assert (torch.diff(edges) >= 1).all() and len(edges) - 1 <= max(n, 1)
+    assert torch.equal(d.bound_strata(50, 49), torch.arange(2, 52))  # one step each
+    assert (torch.diff(d.bound_strata(1000, 40))[:3] == 1).all()  # geometric: small t alone
+    for bad in ((1, 5), (1000, 0), (1000, 2.5)):
+        with pytest.raises(ValueError):
+            d.bound_strata(*bad)
+
+
+def test_vlb_estimate_with_every_step_its_own_stratum_is_vlb_terms():
+    sched, x0, oracle = _bound_setup()
+    full = d.vlb_terms(oracle, sched, x0, levels=17, generator=rng.generator(5))
+    est = d.vlb_estimate(oracle, sched, x0, strata=49, levels=17, generator=rng.generator(5))
+    assert est["strata"].shape == (12, 49) and est["per_example"].shape == (12,)
+    assert torch.equal(est["t"][0], torch.arange(2, 51))
+    torch.testing.assert_close(est["strata"].mean(0), full["terms"][1:])
+    torch.testing.assert_close(est["decoder"].mean(), full["terms"][0])
+    torch.testing.assert_close(est["total"], full["total"])
+    # batches of 5 give the same estimate (other draws, the same expectation is not the
+    # point here: the split must not drop or repeat an example)
+    split = d.vlb_estimate(oracle, sched, x0, strata=49, levels=17, batch_size=5)
+    assert split["per_example"].shape == (12,) and torch.isfinite(split["total"])
+
+
+def test_vlb_estimate_is_unbiased_and_its_stderr_is_honest():
+    sched, x0, oracle = _bound_setup()
+    exact = torch.stack(
+        [
+            d.vlb_terms(oracle, sched, x0, levels=17, generator=rng.generator(100 + i))["total"]
+            for i in range(40)
+        ]
+    )
+    est = [
+        d.vlb_estimate(oracle, sched, x0, strata=6, levels=17, generator=rng.generator(i))
+        for i in range(200)
+    ]
+    totals = torch.stack([e["total"] for e in est])
+    edges = est[0]["edges"]
+    assert len(edges) - 1 <= 6
+    for e in est[:20]:  # every drawn step lies in its stratum
+        assert ((e["t"] >= edges[:-1]) & (e["t"] < edges[1:])).all()
+        assert (e["strata"] >= -1e-9).all() and (e["prior"] >= 0).all()
+    se = (totals.var() / len(totals) + exact.var() / len(exact)).sqrt()
+    assert abs(totals.mean() - exact.mean()) < 4 * se
+    # the reported standard error matches the spread of the estimate over repeats
+    reported = torch.stack([e["stderr"] for e in est]).mean()
+    assert 0.7 < reported / totals.std() < 1.4
+
+
+def test_vlb_estimate_rejects_bad_input():
+    sched, x0, oracle = _bound_setup()
+    with pytest.raises(ValueError, match="strata"):
+        d.vlb_estimate(oracle, sched, x0, strata=0)
+    with pytest.raises(ValueError, match="var_type"):
+        d.vlb_estimate(oracle, sched, x0, strata=4, var_type="learned")
+    with pytest.raises(ValueError, match="batch_size"):
+        d.vlb_estimate(oracle, sched, x0, strata=4, batch_size=0)
+    with pytest.raises(ValueError, match="x0"):
+        d.vlb_estimate(oracle, sched, torch.zeros(0, 4), strata=4)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        d.vlb_estimate(oracle, sched, 3 * x0, strata=4)
+
+
+def test_train_unet_denoiser_follows_chapter_09s_recipe(tmp_path):
+    """Chapter 08 trains the 28×28 U-Net with this function and chapter 09 inline; with the
+    same settings both must give the same weights, so they can share one checkpoint."""
+    from edu_gen.data import image_loader
+
+    kw = {"steps": 3, "base": 8, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.9}
+    model, sched, history = d.train_unet_denoiser(
+        "mnist_subset", **kw, device="cpu", progress=False, checkpoint=tmp_path / "a.pt"
+    )
+    assert not model.training and len(history) == 3
+
+    rng.seed_everything(0)  # chapter 09's cell, written out
+    unet = d.EMA(d.UNet(channels=1, base=8), 0.9)
+
+    def unet_loss(net, batch):
+        net.update()
+        return d.l_simple(net, sched, batch[0])
+
+    fit(
+        unet,
+        unet_loss,
+        image_loader("mnist_subset", "train", "signed", batch_size=4, flatten=False),
+        steps=3,
+        lr=1e-3,
+        device="cpu",
+        checkpoint=tmp_path / "b.pt",
+        progress=False,
+    )
+    for (name, a), b in zip(model.state_dict().items(), unet.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    # a finished checkpoint is loaded, not trained again
+    again, _, _ = d.train_unet_denoiser(
+        "mnist_subset", **kw, device="cpu", progress=False, checkpoint=tmp_path / "b.pt"
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(again.state_dict().values(), unet.state_dict().values(), strict=True)
+    )
+
+
+def test_train_unet_denoiser_rejects_bad_settings():
+    for bad in ({"base": 12}, {"steps": 0}, {"lr": 0.0}, {"batch_size": 0}, {"ema_decay": 1.0}):
+        with pytest.raises(ValueError):
+            d.train_unet_denoiser("mnist_subset", **{"steps": 1, **bad}, progress=False)
+    with pytest.raises(ValueError, match="name"):
+        d.train_unet_denoiser("cifar", steps=1, progress=False)

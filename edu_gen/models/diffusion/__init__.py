@@ -12,7 +12,8 @@ callable and knows neither the schedule nor its data's shape):
   ``ddim_sample(...)`` (Song et al. 2021, eq. 12) - each returns the batch x_0 as a tensor;
   ``noise=`` passes in the z of every step instead of drawing them;
 * log-likelihood: ``vlb_terms(model, schedule, x0)`` - the variational bound on
-  -log p(x_0) (eq. 5), term by term, in bits/dim;
+  -log p(x_0) (eq. 5), term by term, in bits/dim; ``vlb_estimate(...)`` - the same bound
+  per example from one step per stratum of t (unbiased, with a standard error);
 * Table 2 of Ho et al.: other outputs (x_0, μ̃) and the bound's weighting
   (``parameterised_loss``, ``as_eps_model``, ``continuous_bound``);
 * annealed Langevin dynamics with the ε-model as a score (``annealed_langevin_sample``);
@@ -36,10 +37,12 @@ from edu_gen.models.diffusion.langevin import (
     level_sigma,
 )
 from edu_gen.models.diffusion.losses import (
+    bound_strata,
     discretized_gaussian_log_likelihood,
     kl_weight,
     l_simple,
     prior_kl_bpd,
+    vlb_estimate,
     vlb_terms,
 )
 from edu_gen.models.diffusion.models import (
@@ -91,6 +94,7 @@ from edu_gen.models.diffusion.training import (
     digits_denoiser_checkpoint,
     digits_denoiser_kwargs,
     train_digits_denoiser,
+    train_unet_denoiser,
 )
 
 __all__ = [
@@ -106,6 +110,7 @@ __all__ = [
     "WEIGHTINGS",
     "annealed_langevin_sample",
     "as_eps_model",
+    "bound_strata",
     "conditional_l_simple",
     "continuous_bound",
     "ddim_elbo_weights",
@@ -146,5 +151,7 @@ __all__ = [
     "step_variance",
     "train_conditional_digits_denoiser",
     "train_digits_denoiser",
+    "train_unet_denoiser",
+    "vlb_estimate",
     "vlb_terms",
 ]

@@ -1,4 +1,5 @@
-"""Train (or load) the chapter-08 ε-model on the 8×8 digits with L_simple, through ``fit``.
+"""Train (or load) the chapter-08 ε-model on the 8×8 digits with L_simple, through ``fit``;
+and the 28×28 U-Net ε-model that chapters 08 and 09 share (:func:`train_unet_denoiser`).
 
 Two options serve the lessons: ``loss`` trains with another implementation of Algorithm 1
 (a learner's), given the same draws of t and ε; ``snapshots`` keeps copies of the model at
@@ -18,10 +19,11 @@ from pathlib import Path
 import torch
 
 from edu_gen.core import config, rng
+from edu_gen.core.checks import positive_int
 from edu_gen.core.train import History, fit
 from edu_gen.data import image_loader
 from edu_gen.models.diffusion.losses import l_simple
-from edu_gen.models.diffusion.models import EMA, MLPDenoiser
+from edu_gen.models.diffusion.models import EMA, MLPDenoiser, UNet
 from edu_gen.models.diffusion.schedules import Schedule, make_schedule
 
 
@@ -141,3 +143,64 @@ def digits_denoiser_checkpoint(seed: int = 0) -> str:
     kw = digits_denoiser_kwargs()
     tag = f"{config.mode_name()}_h{kw['hidden']}x{kw['depth']}_{kw['steps']}"
     return f"checkpoints/08_ddpm_eps_{tag}{f'_seed{seed}' if seed else ''}.pt"
+
+
+def train_unet_denoiser(
+    images: str,
+    *,
+    steps: int,
+    base: int = 32,
+    batch_size: int = 128,
+    lr: float = 2e-4,
+    ema_decay: float = 0.999,
+    schedule: str = "linear",
+    T: int = 1000,  # noqa: N803
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[EMA, Schedule, History]:
+    r"""The 28×28 U-Net ε-model of chapters 08 and 09, trained with L_simple through ``fit``.
+
+    Algorithm 1 of Ho et al. (2020): every step draws a batch x_0 of the signed ([-1, 1])
+    train split of ``images`` (a name for :func:`edu_gen.data.load_images`, e.g. ``"mnist"``
+    or ``"mnist_subset"``), t ~ U{1..T} and ε ~ N(0, I) per image, and takes an Adam step on
+
+    .. math:: L_\text{simple} = \lVert\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\,x_0
+              + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t)\rVert^2
+
+    (:func:`l_simple`), the network a :class:`UNet` with ``base`` channels wrapped in
+    :class:`EMA` (weights averaged with ``ema_decay`` after every step). Chapter 09's 28×28
+    section follows the same recipe step for step (the same seeding, loader and loss), so
+    with its settings and its checkpoint name the two chapters train one model between them;
+    the defaults are its `gpu` size. ``fit`` resumes from ``checkpoint`` (or loads it, when
+    it is finished). Returns the model in eval mode on ``device`` (default:
+    :func:`edu_gen.core.config.get_device`), the schedule and the training history.
+    """
+    positive_int("steps", steps)
+    positive_int("batch_size", batch_size)
+    if positive_int("base", base) % 8:
+        raise ValueError(f"base: expected a multiple of 8 (GroupNorm uses 8 groups), got {base}")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+    sched = make_schedule(schedule, T)
+    data = image_loader(images, "train", "signed", batch_size=batch_size, seed=seed, flatten=False)
+    rng.seed_everything(seed)
+    model = EMA(UNet(channels=data.dataset.tensors[0].shape[1], base=base), ema_decay)
+
+    def loss_fn(net: EMA, batch: list[torch.Tensor]) -> torch.Tensor:
+        net.update()  # average in the weights of the previous step
+        return l_simple(net, sched, batch[0])
+
+    history = fit(
+        model,
+        loss_fn,
+        data,
+        steps=steps,
+        lr=lr,
+        device=device,
+        checkpoint=checkpoint,
+        progress=progress,
+        desc=f"U-Net ε-model on {images}",
+    )
+    return model.eval(), sched, history
