@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
 import pytest
+import threadpoolctl
 import torch
 
 from edu_gen.core import config
@@ -280,17 +282,26 @@ def test_get_device_cuda_when_available(monkeypatch):
 
 
 @pytest.fixture
-def restore_threads():
+def restore_threads(monkeypatch):
     original = torch.get_num_threads()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(variable, os.environ.get(variable, "1"))  # restored afterwards
     yield original
     torch.set_num_threads(original)
+    threadpoolctl.threadpool_limits(limits=original)
     assert torch.get_num_threads() == original
+
+
+def _pool_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpoolctl.threadpool_info()}
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_set_threads_explicit(restore_threads, n):
     assert set_threads(n) == n
     assert torch.get_num_threads() == n
+    assert _pool_threads() == {n}  # every loaded BLAS/OpenMP pool
+    assert all(os.environ[v] == str(n) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
 
 
 def test_set_threads_from_environment(monkeypatch, restore_threads):

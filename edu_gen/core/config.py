@@ -9,7 +9,9 @@
 * CPU threads: the course's models are small, and several busy-waiting OpenMP threads on
   a shared 2-core machine made one training step 100× slower (measured: 0.35 s vs 33 s
   for 200 Adam steps of the chapter-01 MLP under load). Importing edu_gen therefore sets
-  ``torch.set_num_threads(EDU_GEN_THREADS or 1)``.
+  ``torch.set_num_threads(EDU_GEN_THREADS or 1)`` and the same limit for the BLAS/OpenMP
+  pools of NumPy, SciPy and scikit-learn (the same trap: a logistic regression on 4,000
+  Adult rows took 10 s with two OpenBLAS threads on a loaded 2-core machine, 0.04 s with one).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import os
 from typing import TypeVar
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from edu_gen.core.checks import positive_int
+
+_POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 REPO_URL = "https://github.com/edu-gen/edu_gen"
 """Where the Colab install cell of every notebook installs edu_gen from (kept only here);
@@ -62,13 +67,20 @@ def env_flag(name: str) -> bool:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Set torch's intra-op CPU threads to ``n`` (default: ``EDU_GEN_THREADS`` or 1)."""
+    """Set torch's intra-op CPU threads to ``n`` (default: ``EDU_GEN_THREADS`` or 1), and the
+    thread pools of the BLAS/OpenMP libraries: those already loaded through threadpoolctl,
+    those loaded later (SciPy's OpenBLAS comes with scikit-learn) through the environment
+    variables they read when they load (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
+    ``MKL_NUM_THREADS``)."""
     if n is None:
         raw = os.environ.get("EDU_GEN_THREADS", "1").strip() or "1"
         if not raw.isdigit() or int(raw) < 1:
             raise ValueError(f"EDU_GEN_THREADS={raw!r}: expected a positive integer")
         n = int(raw)
     torch.set_num_threads(positive_int("n", n))
+    for variable in _POOL_VARIABLES:
+        os.environ[variable] = str(n)
+    threadpool_limits(limits=n)
     return n
 
 
