@@ -24,7 +24,8 @@ def test_false_claim_raises_in_strict_mode_only(monkeypatch, capsys):
     with pytest.raises(ClaimFailed, match="two is negative"):
         claim("two is negative", 2 < 0)
     monkeypatch.setenv("EDU_GEN_STRICT", "0")
-    assert claim("two is negative", 2 < 0) is False
+    verdict = claim("two is negative", 2 < 0)
+    assert not verdict and verdict == False  # noqa: E712  (equal to the bool, not the object)
     assert "✘ claim: two is negative" in capsys.readouterr().out
 
 
@@ -48,3 +49,17 @@ def test_a_claim_made_for_other_runs_is_shown_not_checked(monkeypatch, tmp_path,
         claim("a trend", False, made_for=None)
     with pytest.raises(ValueError, match="made_for"):
         claim("a trend", True, made_for=" ")
+
+
+def test_a_claim_ending_a_notebook_cell_shows_no_true_or_false(monkeypatch):
+    """The verdict is truthy like a bool, but IPython's display hook shows nothing for it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("EDU_GEN_STRICT", "0")
+    shell = InteractiveShell.instance()
+    shown = []
+    monkeypatch.setattr(shell.displayhook, "write_format_data", lambda *a, **k: shown.append(a))
+    result = shell.run_cell("from edu_gen.course.claims import claim\nclaim('x', 1 > 2)")
+    assert result.success and not result.result and shown == []
+    result = shell.run_cell("1 > 2")  # the control: a plain bool is shown
+    assert len(shown) == 1

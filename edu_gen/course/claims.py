@@ -23,6 +23,32 @@ class ClaimFailed(AssertionError):
     """A claim cell's statement did not hold."""
 
 
+class Verdict:
+    """What :func:`claim` returns: true when the claim held. Truthy like a bool and equal to
+    one, but a notebook shows nothing for it, so a claim ending a cell adds no stray
+    ``True``/``False`` under its printed line."""
+
+    __slots__ = ("holds",)
+
+    def __init__(self, holds: bool) -> None:
+        self.holds = bool(holds)
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+    def __eq__(self, other: object) -> bool:
+        return self.holds == other
+
+    def __hash__(self) -> int:
+        return hash(self.holds)
+
+    def __repr__(self) -> str:
+        return repr(self.holds)
+
+    def _ipython_display_(self) -> None:
+        """IPython's display hook calls this instead of printing the repr: show nothing."""
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
@@ -47,7 +73,7 @@ def claim(
     *,
     made_for: str | None = None,
     **measured: Any,
-) -> bool:
+) -> Verdict:
     """Check one claim; print it with its measured numbers; raise in strict mode.
 
     ``made_for``: where a claim needs a run of a certain size (a trend that a one-epoch
@@ -62,7 +88,7 @@ def claim(
             raise ValueError(f"made_for: expected a description of the runs, got {made_for!r}")
         suffix = f"  [{numbers}]" if numbers else ""
         print(f"– not checked in this run (made for {made_for}): {statement}{suffix}")
-        return bool(_plain(holds))
+        return Verdict(_plain(holds))
     holds = bool(_plain(holds))
     line = f"{'✔' if holds else '✘'} claim: {statement}" + (f"  [{numbers}]" if numbers else "")
     print(line)
@@ -77,12 +103,12 @@ def claim(
             handle.write(json.dumps(row) + "\n")
     if not holds and config.strict():
         raise ClaimFailed(line)
-    return holds
+    return Verdict(holds)
 
 
 def claim_close(
     statement: str, actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 0.0
-) -> bool:
+) -> Verdict:
     """``|actual - expected| <= atol + rtol |expected|`` elementwise (NaN never holds)."""
     a = torch.as_tensor(_plain(actual), dtype=torch.float64)
     e = torch.as_tensor(_plain(expected), dtype=torch.float64)
