@@ -1076,6 +1076,11 @@ ax.legend(fontsize=8, loc="lower right")
 plt.tight_layout()
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The checks: the two gaps must be positive beyond their standard errors (the first two
+# follow from the definitions, so they test the computation), $\log\hat p$ must have nearly
+# settled, and then the two findings about which gap dominates.
+
 # %%
 amortization_28 = per_digit["amortization gap"]
 approximation_28 = per_digit["approximation gap"]
@@ -1132,14 +1137,12 @@ claim(
 #   more than doubles on digits it never saw: it has fitted its training digits, and for new
 #   ones its $q_\phi$ lands further from the best $q^*$. The decoder is the same for all
 #   digits, so this is purely a failure of the encoder to generalise.
-# * The two gaps have different remedies. The amortization gap shrinks with a better encoder
-#   (more data, more capacity, longer training) or a few steps of local optimisation at test
-#   time; the approximation gap needs a richer family than the factorised Gaussian, such as
-#   normalising flows, which Cremer et al. compare with it.
+# * The remedies differ: a better encoder (more data, capacity, training) or a few steps of
+#   local optimisation at test time close the amortization gap; the approximation gap needs
+#   a richer family than the factorised Gaussian, such as the flows Cremer et al. compare.
 #
-# With a GPU the encoder sees fifteen times as many digits, so expect a smaller amortization
-# gap on test digits; whether it is still the larger part is what the fourth claim checks at
-# that size.
+# With a GPU the encoder sees 15× more digits: expect a smaller amortization gap on test
+# digits, and the fourth claim checks whether it is still the larger part.
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -1155,11 +1158,8 @@ claim(
 # * The ELBO can be estimated by sampling $z = \mu + \sigma\varepsilon$; the best
 #   factorised $q$ uses the posterior *precision* and leaves an approximation gap.
 # * An encoder amortizes inference: one forward pass instead of an optimisation per data
-#   point, at the price of an amortization gap that we measured against an exact
-#   $\log p(x)$ on digits.
-# * On 28×28 MNIST digits with 50 latent units, where $\log p(x)$ must be estimated by
-#   importance sampling, the same split shows the encoder's amortization gap as the larger
-#   part (Cremer et al. 2018).
+#   point, at the price of an amortization gap — measured against an exact $\log p(x)$ on
+#   8×8 digits, and on 28×28 MNIST, where it was the larger part of the gap.
 # * The same ELBO with a softmax decoder models documents, and its decoder directions
 #   recover the topics of a synthetic corpus.
 # * Next (chapter 04): how to get low-variance gradients through the sampling step — the

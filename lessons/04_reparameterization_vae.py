@@ -1171,8 +1171,10 @@ claim(
 kw_test_elbo = {}
 with torch.no_grad():
     for d, model in kw_models.items():
-        draws = torch.stack([vae.elbo(model, x28_eval)["elbo"] for _ in range(10)])
-        kw_test_elbo[d] = draws.mean(0).double()
+        model, x_on_device = model.to(device), x28_eval.to(device)
+        draws = torch.stack([vae.elbo(model, x_on_device)["elbo"] for _ in range(10)])
+        kw_test_elbo[d] = draws.mean(0).double().cpu()
+        model.cpu()
 fig, ax = plt.subplots(figsize=(7.5, 3.6))
 window = max(1, min(100, steps_28 // 10))
 for i, d in enumerate(dims_28):
