@@ -12,6 +12,12 @@ operations with ``torch.utils.flop_counter.FlopCounterMode`` and reports:
   the steps. Sampling and evaluation are not included (09's η × S table adds about 360
   U-Net passes over 1,000 images: roughly 1 minute more on a T4 by the same estimate).
 
+The tabular sections (10a, 10b on UCI Adult) train through their synthesizer's ``fit``, whose
+conditional sampling stays on the CPU on any machine: they are timed per epoch on the full
+Adult training split, once with the `gpu`-size networks and once with 8-unit networks (the
+host-side cost of an epoch, which a GPU does not remove); their T4 estimate is that host cost
+plus the launch floor for every optimiser turn.
+
 Run from the repository root: ``.venv/bin/python benchmarks/bench_gpu_sizes.py``.
 """
 
@@ -28,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from edu_gen.core import rng
 from edu_gen.core.train.players import Player
+from edu_gen.data import tables
 from edu_gen.models import autoencoder as ae
 from edu_gen.models import diffusion as dm
 from edu_gen.models import gan, iwae, nice, vae
@@ -96,11 +103,78 @@ def sections() -> dict[str, tuple[Callable[[], None], int]]:
     }
 
 
+def tabular_sections() -> dict[str, tuple[Callable[[bool], object], int, int]]:
+    """Section -> (a synthesizer maker ``make(tiny)``, epochs in its `gpu` budget, optimiser
+    turns per step: critic + generator, + the auxiliary classifier for CTAB-GAN+)."""
+    from edu_gen.tabular.synthesizers import CTGAN, TVAE, CTABGANPlus
+
+    _, schema = tables.adult("train")
+    continuous = schema.override(dict.fromkeys(("capital_gain", "capital_loss"), "continuous"))
+
+    def nets(tiny: bool, *names: str) -> dict[str, tuple[int, ...]]:
+        return {name: (8,) for name in names} if tiny else {}
+
+    gan = ("generator_dims", "discriminator_dims")
+    return {
+        "10a CTGAN 256-256, batch 500 (Adult)": (
+            lambda tiny: CTGAN(schema, seed=0, **nets(tiny, *gan)),
+            300,
+            2,
+        ),
+        "10a TVAE 128-128, batch 500 (Adult)": (
+            lambda tiny: TVAE(schema, seed=0, **nets(tiny, "compress_dims", "decompress_dims")),
+            300,
+            1,
+        ),
+        "10b CTGAN, capital continuous (Adult)": (
+            lambda tiny: CTGAN(continuous, seed=0, **nets(tiny, *gan)),
+            150,
+            2,
+        ),
+        "10b CTAB-GAN+ (Adult)": (
+            lambda tiny: CTABGANPlus(
+                schema, seed=0, classifier_epochs=1, **nets(tiny, *gan, "classifier_dims")
+            ),
+            150,
+            3,
+        ),
+    }
+
+
+def time_tabular(launch_ms: float, repeats: int) -> None:
+    """Per-epoch CPU times of the tabular sections and their T4 estimate (see the docstring)."""
+    train, _ = tables.adult("train")
+    steps = len(train) // 500
+    print(f"\n{'section (gpu size, full Adult)':<42}{'s/epoch':>9}{'host s/epoch':>14}"
+          f"{'epochs':>8}{'CPU min':>9}{'T4 min (est.)':>15}")  # fmt: skip
+    for name, (make, epochs, turns) in tabular_sections().items():
+        seconds = {}
+        for tiny in (False, True):
+            runs = []
+            for _ in range(repeats):
+                took = []
+                for epochs_run in (1, 3):  # the difference removes the encoder's fitting
+                    start = time.perf_counter()
+                    make(tiny).fit(train, epochs=epochs_run, progress=False)
+                    took.append(time.perf_counter() - start)
+                runs.append((took[1] - took[0]) / 2)
+            seconds[tiny] = statistics.median(runs)
+        t4 = epochs * (seconds[True] + steps * turns * launch_ms / 1000)
+        print(f"{name:<42}{seconds[False]:>9.2f}{seconds[True]:>14.2f}{epochs:>8}"
+              f"{epochs * seconds[False] / 60:>9.1f}{t4 / 60:>15.1f}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per section")
     parser.add_argument(
         "--launch-ms", type=float, default=3.0, help="floor on a T4 step's time (ms)"
+    )
+    parser.add_argument(
+        "--tabular",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the Adult sections of 10a/10b (needs the Adult files)",
     )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -125,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{name:<62}{ms:>12.1f}{flops / 1e9:>8.2f}{steps:>8}"
             f"{ms * steps / 60_000:>9.1f}{t4_ms * steps / 60_000:>15.1f}"
         )
+    if args.tabular:
+        time_tabular(args.launch_ms, max(1, args.repeats // 2))
 
 
 if __name__ == "__main__":
