@@ -1353,7 +1353,7 @@ plt.show()
 # pixels (below −0.9, darker than grey level 13 of 255) and the mean brightness.
 
 # %%
-n_samples_28 = config.pick(24, 4, gpu=200)
+n_samples_28 = config.pick(24, 2, gpu=200)
 with torch.no_grad():
     x28_gen = dm.ddpm_sample(
         unet28, sched28, (n_samples_28, 1, 28, 28), generator=rng.generator(1), device=device
