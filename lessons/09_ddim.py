@@ -50,10 +50,9 @@ import torch
 from sklearn.decomposition import PCA
 
 from edu_gen.core import config, rng
-from edu_gen.core.train import fit
 from edu_gen.course import quiz, viz
 from edu_gen.course.claims import claim, claim_close
-from edu_gen.data import digits, image_loader, load_images
+from edu_gen.data import digits, load_images
 from edu_gen.evaluation import frechet as metrics
 from edu_gen.models import diffusion as dm
 
@@ -784,28 +783,18 @@ steps_28, base_28 = config.pick(40, 20, gpu=8000), config.pick(16, 16, gpu=32)
 n_28 = config.pick(64, 32, gpu=1000)
 S_28 = config.pick([10, 20], [10, 20], gpu=[10, 20, 50, 100])
 
-rng.seed_everything(0)
-unet = dm.EMA(dm.UNet(channels=1, base=base_28), config.pick(0.9, 0.9, gpu=0.999))
-
-
-def unet_loss(net, batch):
-    net.update()  # average in the weights of the previous step
-    return dm.l_simple(net, sched, batch[0])
-
-
-fit(
-    unet,
-    unet_loss,
-    image_loader(
-        IMAGES_28, "train", "signed", batch_size=config.pick(64, 32, gpu=128), flatten=False
-    ),
+# Algorithm 1 on the 28×28 digits (the same function trains chapter 08's 28×28 model, and at
+# the gpu size it is this very model: the checkpoint is shared)
+unet, sched_28, _ = dm.train_unet_denoiser(
+    IMAGES_28,
     steps=steps_28,
+    base=base_28,
+    batch_size=config.pick(64, 32, gpu=128),
     lr=config.pick(1e-3, 1e-3, gpu=2e-4),
-    device=device,
+    ema_decay=config.pick(0.9, 0.9, gpu=0.999),
     checkpoint=f"checkpoints/09_unet_{IMAGES_28}_{config.mode_name()}.pt",
-    desc=f"U-Net ε-model on {IMAGES_28}",
+    device=device,
 )
-unet.eval()
 
 pca = PCA(n_components=min(32, n_28 // 2), random_state=0).fit(x_28.flatten(1).numpy())
 
@@ -822,7 +811,7 @@ with torch.no_grad():
     for eta in (0.0, 1.0):
         for S in S_28:
             x = dm.ddim_sample(
-                unet, sched, (n_28, 1, 28, 28), S=S, eta=eta,
+                unet, sched_28, (n_28, 1, 28, 28), S=S, eta=eta,
                 generator=rng.generator(1), device=device,
             )  # fmt: skip
             fd_28[(eta, S)], shown_28[(eta, S)] = pca_fd(x), x[:16].cpu()
