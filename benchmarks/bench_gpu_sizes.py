@@ -68,9 +68,15 @@ def sections() -> dict[str, tuple[Callable[[], None], int]]:
     nll = nice.nll_objective(256, rng.generator(0))
     model_gan = gan.GAN(784, latent_dim=100, hidden=(512, 512), out=torch.nn.Sigmoid())
     players = gan.gan_players(model_gan, "wgan-gp", lr=1e-4, betas=(0.5, 0.9), gp_weight=10.0)
+    vae_50 = vae.make_vae(784, 50, (200, 200), likelihood="bernoulli")
+    vae_kw = vae.make_vae(784, 20, (500,), likelihood="bernoulli")
     unet = dm.UNet(channels=1, base=32)
     sched = dm.make_schedule("linear", 1000)
     images = torch.rand(128, 1, 28, 28) * 2 - 1
+
+    def unet_passes() -> None:  # 08's sampling / bound / rate-distortion: forward passes only
+        with torch.no_grad():
+            unet(torch.rand(250, 1, 28, 28), torch.randint(1, 1001, (250,)))
 
     def gan_round() -> None:  # two critic turns and one generator turn: one G step
         real = torch.rand(64, 784)
@@ -87,6 +93,14 @@ def sections() -> dict[str, tuple[Callable[[], None], int]]:
             _adam_step(one, lambda: ae.autoencoder_loss(one, x784, loss="ce")),
             2 * 20_000,
         ),
+        "03 VAE 200-200-50, batch 100": (
+            _adam_step(vae_50, lambda: vae.vae_loss(vae_50, binary)["loss"]),
+            30_000,
+        ),
+        "04 K&W VAE 500 units, d=20, batch 100 (×3 models: d=2,10,20)": (
+            _adam_step(vae_kw, lambda: vae.vae_loss(vae_kw, binary)["loss"]),
+            3 * 20_000,
+        ),
         "05 IWAE k=50, 200-200-50, batch 100 (×2 models of k=50 cost)": (
             _adam_step(vae_model, lambda: iwae.iwae_loss(vae_model, binary, 50)["loss"]),
             2 * 30 * 600,
@@ -96,7 +110,11 @@ def sections() -> dict[str, tuple[Callable[[], None], int]]:
             30_000,
         ),
         "07 WGAN-GP 512-512, batch 64 (2 critic + 1 G turn)": (gan_round, 10_000),
-        "09 U-Net, 32 channels, batch 128": (
+        "08 U-Net forward passes of 250 (samples, bound, R-D)": (
+            unet_passes,
+            (200_000 + 500_000 + 26_500) // 250,
+        ),
+        "09 U-Net, 32 channels, batch 128 (also 08's model)": (
             _adam_step(unet, lambda: dm.l_simple(unet, sched, images)),
             8_000,
         ),
@@ -118,24 +136,24 @@ def tabular_sections() -> dict[str, tuple[Callable[[bool], object], int, int]]:
     return {
         "10a CTGAN 256-256, batch 500 (Adult)": (
             lambda tiny: CTGAN(schema, seed=0, **nets(tiny, *gan)),
-            300,
+            150,
             2,
         ),
         "10a TVAE 128-128, batch 500 (Adult)": (
             lambda tiny: TVAE(schema, seed=0, **nets(tiny, "compress_dims", "decompress_dims")),
-            300,
+            150,
             1,
         ),
         "10b CTGAN, capital continuous (Adult)": (
             lambda tiny: CTGAN(continuous, seed=0, **nets(tiny, *gan)),
-            150,
+            100,
             2,
         ),
         "10b CTAB-GAN+ (Adult)": (
             lambda tiny: CTABGANPlus(
                 schema, seed=0, classifier_epochs=1, **nets(tiny, *gan, "classifier_dims")
             ),
-            150,
+            100,
             3,
         ),
     }
