@@ -24,9 +24,12 @@ The module offers
   number of components) and :class:`HistogramDensity` (the most flexible: its
   maximum-likelihood fit is the normalised histogram), plus :func:`implicit_sample`, an
   *implicit* model that can only be sampled;
-* :func:`empirical_log_likelihood`.
+* :func:`empirical_log_likelihood`;
+* at image size: :func:`fit_bernoulli_mixture` (EM for a :class:`BernoulliMixture` of binary
+  images; one component = independent pixels).
 """
 
+from edu_gen.models.likelihood.bernoulli_mixture import BernoulliMixture, fit_bernoulli_mixture
 from edu_gen.models.likelihood.densities import (
     GaussianMixture1D,
     HistogramDensity,
@@ -46,11 +49,13 @@ from edu_gen.models.likelihood.divergences import (
 )
 
 __all__ = [
+    "BernoulliMixture",
     "GaussianMixture1D",
     "HistogramDensity",
     "cross_entropy",
     "empirical_log_likelihood",
     "entropy",
+    "fit_bernoulli_mixture",
     "fit_gaussian_mixture",
     "gaussian_cross_entropy",
     "gaussian_log_prob",
