@@ -40,6 +40,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from edu_gen.core import rng
 from edu_gen.core.checks import (
     finite_tensor,
     float_tensor,
@@ -132,12 +133,13 @@ def importance_log_marginal(
     positive_int("chunk", chunk)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
-    draw_on = generator.device if generator is not None else q_mean.device
     parts = []
     for start in range(0, k, chunk):
         shape = (min(chunk, k - start), *q_mean.shape)
-        eps = torch.randn(shape, generator=generator, device=draw_on, dtype=q_mean.dtype)
-        parts.append(log_weights(log_joint, q_mean, q_logvar, eps.to(q_mean.device)))
+        eps = rng.draw(
+            torch.randn, shape, generator=generator, device=q_mean.device, dtype=q_mean.dtype
+        )
+        parts.append(log_weights(log_joint, q_mean, q_logvar, eps))
     log_w = torch.cat(parts)  # [k, N]
     finite_tensor("log_joint(z)", log_w, allow_neg_inf=True)
     total = torch.logsumexp(log_w, 0)
