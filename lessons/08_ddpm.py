@@ -1321,8 +1321,8 @@ else:
 #   16 channels and 500 steps (FAST: 8 channels, 6 steps) — enough to run every line, not to
 #   make digits, so the claims about quality are checked at the `gpu` size only.
 #
-# `dm.train_unet_denoiser` is chapter 09's training cell as a function (a unit test checks
-# that the two give the same weights).
+# `dm.train_unet_denoiser` is Algorithm 1 for this U-Net; chapter 09 calls it too, with the
+# same settings at the `gpu` size.
 
 # %%
 IMAGES_28 = config.images_28()  # "mnist" at the gpu size, else the bundled subset

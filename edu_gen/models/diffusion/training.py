@@ -170,10 +170,9 @@ def train_unet_denoiser(
               + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t)\rVert^2
 
     (:func:`l_simple`), the network a :class:`UNet` with ``base`` channels wrapped in
-    :class:`EMA` (weights averaged with ``ema_decay`` after every step). Chapter 09's 28×28
-    section follows the same recipe step for step (the same seeding, loader and loss), so
-    with its settings and its checkpoint name the two chapters train one model between them;
-    the defaults are its `gpu` size. ``fit`` resumes from ``checkpoint`` (or loads it, when
+    :class:`EMA` (weights averaged with ``ema_decay`` after every step). Chapters 08 and 09
+    both call it for their 28×28 sections; with 09's settings and checkpoint name (the
+    defaults are its `gpu` size) the two chapters train one model between them. ``fit`` resumes from ``checkpoint`` (or loads it, when
     it is finished). Returns the model in eval mode on ``device`` (default:
     :func:`edu_gen.core.config.get_device`), the schedule and the training history.
     """
