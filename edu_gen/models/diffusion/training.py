@@ -172,9 +172,10 @@ def train_unet_denoiser(
     (:func:`l_simple`), the network a :class:`UNet` with ``base`` channels wrapped in
     :class:`EMA` (weights averaged with ``ema_decay`` after every step). Chapters 08 and 09
     both call it for their 28×28 sections; with 09's settings and checkpoint name (the
-    defaults are its `gpu` size) the two chapters train one model between them. ``fit`` resumes from ``checkpoint`` (or loads it, when
-    it is finished). Returns the model in eval mode on ``device`` (default:
-    :func:`edu_gen.core.config.get_device`), the schedule and the training history.
+    defaults are its `gpu` size) the two chapters train one model between them. ``fit``
+    resumes from ``checkpoint`` (or loads it, when it is finished). Returns the model in eval
+    mode on ``device`` (default: :func:`edu_gen.core.config.get_device`), the schedule and the
+    training history.
     """
     positive_int("steps", steps)
     positive_int("batch_size", batch_size)
