@@ -410,13 +410,14 @@ vae_2d = vae.make_vae(64, latent_dim=2, hidden=(128,), likelihood="bernoulli")
 print(vae_2d)
 
 
-def knn_accuracy(model, k=5):
-    """How well the 2-D posterior means separate the classes: k-NN vote, train → test."""
+def knn_accuracy(model, reference=(x_train, y_train), evaluated=(x_test, y_test), k=5):
+    """How well the 2-D posterior means separate the classes: a k-NN vote among the labelled
+    `reference` digits' codes for each of the `evaluated` digits (default: train → test)."""
     with torch.no_grad():
-        a, b = model.encode(x_train)[0].cpu(), model.encode(x_test)[0].cpu()
-    nearest = torch.cdist(b, a).topk(k, largest=False).indices  # [N_test, k]
-    predicted = torch.mode(y_train[nearest], dim=1).values
-    return (predicted == y_test).double().mean().item()
+        a, b = model.encode(reference[0])[0].cpu(), model.encode(evaluated[0])[0].cpu()
+    nearest = torch.cdist(b, a).topk(k, largest=False).indices  # [N_evaluated, k]
+    predicted = torch.mode(reference[1][nearest], dim=1).values
+    return (predicted == evaluated[1]).double().mean().item()
 
 
 accuracy_untrained = knn_accuracy(vae_2d)
@@ -1103,13 +1104,7 @@ x28_ref, y28_ref = x28_train[:n_ref_28], y28_train[:n_ref_28]  # labelled neighb
 hidden_28 = (config.pick(500, 128, gpu=500),)
 steps_28, batch_28, dims_28 = config.pick(1500, 40, gpu=20_000), 100, (2, 10, 20)
 
-
-def knn_accuracy_28(model, k=5):
-    """5-NN vote of the labelled reference digits' μ(x) for each evaluation digit's μ(x)."""
-    with torch.no_grad():
-        codes, reference = model.encode(x28_eval)[0], model.encode(x28_ref)[0]
-    nearest = torch.cdist(codes, reference).topk(k, largest=False).indices
-    return (torch.mode(y28_ref[nearest], 1).values == y28_eval).double().mean().item()
+SETS_28 = {"reference": (x28_ref, y28_ref), "evaluated": (x28_eval, y28_eval)}  # for k-NN
 
 
 kw_models, kw_curves = {}, {}
@@ -1117,7 +1112,7 @@ for d in dims_28:
     rng.seed_everything(0)
     model = vae.make_vae(784, d, hidden=hidden_28, likelihood="bernoulli")
     if d == 2:
-        knn_untrained_28 = knn_accuracy_28(model)
+        knn_untrained_28 = knn_accuracy(model, **SETS_28)
     history = fit(
         model,
         vae.vae_loss,
@@ -1150,7 +1145,7 @@ viz.latent_scatter(mu_eval_28, y28_eval, ax=axes[0], title=f"μ(x), {n_eval_28} 
 viz.image_grid(manifold_28, nrow=n_side_28, ax=axes[1], title="decoder means at z = Φ⁻¹(u)")
 plt.tight_layout()
 plt.show()
-knn_28 = knn_accuracy_28(kw_2d)
+knn_28 = knn_accuracy(kw_2d, **SETS_28)
 claim(
     "the 2-D code of 28×28 digits clusters the classes: 5-NN accuracy on μ(x) ≥ 0.5 and "
     "≥ untrained + 0.25",
@@ -1162,7 +1157,7 @@ claim(
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Figure 2 again.** The training curves of the three models (the minibatch ELBO against the
-# number of digits seen, smoothed) and, at the end, each model's test ELBO, averaged over 10
+# number of training steps, smoothed) and, at the end, each model's test ELBO, averaged over 10
 # draws of $z$ per digit. Kingma & Welling found that the bound keeps improving as latent
 # variables are added (they went up to 200) and that the extra variables did not make the
 # model over-fit. All models are scored on the same digits, so we compare them per digit.
@@ -1176,15 +1171,18 @@ with torch.no_grad():
         kw_test_elbo[d] = draws.mean(0).double().cpu()
         model.cpu()
 fig, ax = plt.subplots(figsize=(7.5, 3.6))
-window = max(1, min(100, steps_28 // 10))
+viz.plot_losses(  # each curve faint, its moving average on top, one colour per d
+    {f"d = {d}, training minibatches": kw_curves[d].numpy() for d in dims_28},
+    ax=ax,
+    smooth=max(2, min(100, steps_28 // 10)),
+)
 for i, d in enumerate(dims_28):
-    smooth = F.avg_pool1d(kw_curves[d][None, None], window, 1)[0, 0]
-    seen = (torch.arange(len(smooth)) + window) * batch_28
-    ax.plot(seen, smooth, color=f"C{i}", label=f"d = {d}, training minibatches")
-    ax.plot(steps_28 * batch_28, kw_test_elbo[d].mean(), "o", ms=8, color=f"C{i}")
+    ax.plot(steps_28, kw_test_elbo[d].mean(), "o", ms=8, color=f"C{i}")
 ax.plot([], [], "ko", label="test ELBO at the end")
 lowest = min(kw_test_elbo[d].mean().item() for d in dims_28)
-ax.set(xscale="log", xlabel="training digits seen", ylabel="ELBO (nats per digit)")
+ax.set(
+    xscale="log", xlabel=f"training step ({batch_28} digits each)", ylabel="ELBO (nats per digit)"
+)
 ax.set_ylim(bottom=lowest - 60)
 ax.legend(fontsize=8)
 plt.show()

@@ -55,6 +55,7 @@ from edu_gen.core.train import fit
 from edu_gen.course import diagrams, quiz, viz
 from edu_gen.course.claims import claim, claim_close
 from edu_gen.data import digits, image_loader, load_images
+from edu_gen.models import likelihood as lik
 from edu_gen.models import nice
 
 rng.seed_everything(0)
@@ -396,12 +397,11 @@ levels_val, levels_fit = (
 def independent_pixels(levels, n_levels):
     """log p_X(x) of the piecewise-constant density prod_d L P_d(floor(L x_d)), where P_d is
     pixel d's add-one-smoothed histogram of the L levels on `levels` (one row per image)."""
-    counts = F.one_hot(levels.long(), n_levels).sum(0) + 1.0  # [pixels, levels]
-    probs = counts / counts.sum(-1, keepdim=True)
+    histograms = lik.PixelHistograms.fit(levels, n_levels, smoothing=1.0)
 
     def log_prob(x):
         cells = torch.floor(x * n_levels).long().clamp(0, n_levels - 1)
-        return torch.log(n_levels * probs.gather(1, cells.T).T).sum(-1)
+        return (histograms.log_prob(cells) + x.shape[1] * math.log(n_levels)).to(x.dtype)
 
     return log_prob
 

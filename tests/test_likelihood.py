@@ -223,3 +223,36 @@ def test_the_scipy_comparison_catches_kl_mutants(mutant):
     want = kl_normal(torch.zeros(1), torch.zeros(1), 1.0, math.log(2.0)).item()
     assert L.kl_divergence(p, q, dx).item() == pytest.approx(want, rel=1e-6)
     assert mutant(p, q, dx).item() != pytest.approx(want, rel=1e-2)
+
+
+def test_pixel_histograms_count_smooth_and_score_exactly() -> None:
+    levels = torch.tensor([[0, 2], [0, 1], [1, 2], [0, 2]])  # 4 images, 2 pixels, 3 levels
+    model = L.PixelHistograms.fit(levels, 3, smoothing=0.5)
+    expected = torch.tensor([[3.5, 1.5, 0.5], [0.5, 1.5, 3.5]], dtype=torch.float64) / 5.5
+    torch.testing.assert_close(model.log_probs.exp(), expected)
+    x = torch.tensor([[2.0, 0.0], [0.0, 2.0]])  # float levels are fine if whole numbers
+    by_hand = torch.tensor([0.5 / 5.5 * 0.5 / 5.5, 3.5 / 5.5 * 3.5 / 5.5]).double().log()
+    torch.testing.assert_close(model.log_prob(x), by_hand)
+    every = torch.cartesian_prod(torch.arange(3), torch.arange(3))  # all 9 images
+    assert math.isclose(float(model.log_prob(every).exp().sum()), 1.0, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("levels", "n_levels", "smoothing", "message"),
+    [
+        (torch.tensor([[0, 3]]), 3, 1.0, r"levels: expected values in 0\.\.2"),
+        (torch.tensor([[0.5, 1.0]]), 3, 1.0, "levels: expected integer grey levels"),
+        (torch.tensor([0, 1]), 3, 1.0, r"levels: expected a non-empty \[N, D\] tensor"),
+        (torch.tensor([[0, 1]]), 3, 0.0, "smoothing: expected a positive pseudo-count"),
+        (torch.tensor([[0, 1]]), 0, 1.0, "n_levels"),
+    ],
+)
+def test_pixel_histograms_reject_bad_input(levels, n_levels, smoothing, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        L.PixelHistograms.fit(levels, n_levels, smoothing)
+
+
+def test_pixel_histograms_score_only_images_of_their_width() -> None:
+    model = L.PixelHistograms.fit(torch.tensor([[0, 1]]), 2)
+    with pytest.raises(ValueError, match="levels: expected 2 pixels per row, got 3"):
+        model.log_prob(torch.tensor([[0, 1, 1]]))

@@ -25,7 +25,8 @@ The module offers
   maximum-likelihood fit is the normalised histogram), plus :func:`implicit_sample`, an
   *implicit* model that can only be sampled;
 * :func:`empirical_log_likelihood`;
-* at image size: :func:`fit_bernoulli_mixture` (EM for a :class:`BernoulliMixture` of binary
+* at image size: :class:`PixelHistograms` (every pixel its own histogram of grey levels) and
+  :func:`fit_bernoulli_mixture` (EM for a :class:`BernoulliMixture` of binary
   images; one component = independent pixels).
 """
 
@@ -33,6 +34,7 @@ from edu_gen.models.likelihood.bernoulli_mixture import BernoulliMixture, fit_be
 from edu_gen.models.likelihood.densities import (
     GaussianMixture1D,
     HistogramDensity,
+    PixelHistograms,
     fit_gaussian_mixture,
     gaussian_log_prob,
     gaussian_mle,
@@ -52,6 +54,7 @@ __all__ = [
     "BernoulliMixture",
     "GaussianMixture1D",
     "HistogramDensity",
+    "PixelHistograms",
     "cross_entropy",
     "empirical_log_likelihood",
     "entropy",

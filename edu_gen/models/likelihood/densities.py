@@ -3,7 +3,9 @@ r"""Explicit and implicit density models for chapter 00's ERM demo.
 :class:`GaussianMixture1D` plays :math:`p_{\text{data}}`; the hypothesis spaces grow from
 :func:`gaussian_mle` (one Gaussian) through :func:`fit_gaussian_mixture` to
 :class:`HistogramDensity` (the normalised histogram, the most flexible maximum-likelihood
-fit); :func:`implicit_sample` is a model that can only be sampled.
+fit); :func:`implicit_sample` is a model that can only be sampled. At image size,
+:class:`PixelHistograms` is the same histogram per pixel of grey levels (the independent-pixel
+baseline of chapters 06 and 08).
 """
 
 from __future__ import annotations
@@ -174,6 +176,49 @@ class HistogramDensity:
         with torch.no_grad():
             dens = torch.where(inside, self.densities[index], torch.zeros_like(x))
         return torch.log(dens)  # log 0 = -inf, never NaN
+
+
+def _grey_levels(levels: Tensor, n_levels: int) -> Tensor:
+    """``levels`` as a long ``[N, D]`` tensor of integers in ``0..n_levels-1``, or an error."""
+    if not isinstance(levels, Tensor) or levels.dim() != 2 or len(levels) == 0:
+        shape = tuple(levels.shape) if isinstance(levels, Tensor) else type(levels).__name__
+        raise ValueError(f"levels: expected a non-empty [N, D] tensor, got {shape}")
+    if levels.is_floating_point() and not bool((levels == levels.round()).all()):
+        raise ValueError("levels: expected integer grey levels")
+    if bool(((levels < 0) | (levels >= n_levels)).any()):
+        raise ValueError(f"levels: expected values in 0..{n_levels - 1}")
+    return levels.long()
+
+
+@dataclass(frozen=True)
+class PixelHistograms:
+    r"""Independent pixels, each with its own smoothed histogram of the ``L`` grey levels.
+
+    :math:`P_d(k) = (n_{dk} + \alpha) / (N + \alpha L)` from the counts :math:`n_{dk}` of level
+    :math:`k` at pixel :math:`d` in :math:`N` training images, and
+    :math:`\log p(x) = \sum_d \log P_d(x_d)`: exact, and a baseline that knows every pixel's
+    grey levels but nothing about how pixels go together. ``log_probs`` is ``[D, L]``.
+    """
+
+    log_probs: Tensor
+
+    @classmethod
+    def fit(cls, levels: Tensor, n_levels: int, smoothing: float = 1.0) -> PixelHistograms:
+        """Count the integer ``levels`` ``[N, D]`` (in ``0..n_levels-1``) and add ``smoothing``
+        (α > 0: add-one is 1, add-half 0.5) to every count."""
+        levels = _grey_levels(levels, positive_int("n_levels", n_levels))
+        if not smoothing > 0:
+            raise ValueError(f"smoothing: expected a positive pseudo-count, got {smoothing!r}")
+        counts = torch.nn.functional.one_hot(levels, n_levels).sum(0).double() + smoothing
+        return cls((counts / counts.sum(1, keepdim=True)).log())
+
+    def log_prob(self, levels: Tensor) -> Tensor:
+        r""":math:`\log p(x)` in nats for each row of the integer ``levels`` ``[N, D]``."""
+        n_pixels, n_levels = self.log_probs.shape
+        levels = _grey_levels(levels, n_levels)
+        if levels.shape[1] != n_pixels:
+            raise ValueError(f"levels: expected {n_pixels} pixels per row, got {levels.shape[1]}")
+        return self.log_probs.gather(1, levels.T).sum(0)
 
 
 def implicit_sample(n: int, generator: torch.Generator | None = None) -> Tensor:
